@@ -1,0 +1,45 @@
+# 学校教学成果资源平台。常用命令：make serve（搭建并在校园网内提供网站）、make test（运行全部测试）。
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+RUN := PYTHONPATH=scripts $(PY) -m portal
+PORT ?= 8000
+HOST ?= 0.0.0.0
+
+.PHONY: serve test site check setup setup-test system-deps clean
+
+## 在全新机器上搭建环境、生成网站，并在校园网内提供服务（支持视频拖动进度）
+serve: setup
+	$(RUN) site
+	$(RUN) serve --host $(HOST) --port $(PORT)
+
+## 生成校内网站到 site/
+site: setup
+	$(RUN) site
+
+## 只检查成果；有成果未通过时返回非零
+check: setup
+	$(RUN) check
+
+## 搭建测试环境并运行全部测试（浏览器测试使用 Debian 的 chromium）
+test: setup-test
+	$(PY) -m pytest
+
+setup: $(VENV)/.runtime-installed
+
+$(VENV)/.runtime-installed: requirements.txt
+	bash scripts/setup-system.sh runtime
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+setup-test: setup $(VENV)/.test-installed
+	bash scripts/setup-system.sh test
+
+$(VENV)/.test-installed: requirements-test.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	touch $@
+
+clean:
+	rm -rf .build site site.old reports

@@ -1,0 +1,60 @@
+"""Build: run MkDocs over the generated pages, add the submissions' files, and publish atomically.
+
+The site is built in a folder beside the live one and swapped in only when everything succeeded,
+so a failed build leaves the previous site complete and serving. Attachments are hard-linked from
+`resources/` where the file system allows (no second copy of large videos), copied otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from mkdocs.commands.build import build as mkdocs_build
+from mkdocs.config import load_config
+
+from .model import Record
+
+
+def mkdocs_site(config_file: Path, docs: Path, out: Path) -> None:
+    """Render the generated pages with MkDocs + Material (and the school's `overrides/`)."""
+    logging.getLogger("mkdocs").setLevel(logging.WARNING)
+    config = load_config(config_file=str(config_file), docs_dir=str(docs), site_dir=str(out))
+    config.plugins.on_startup(command="build", dirty=False)
+    try:
+        mkdocs_build(config)
+    finally:
+        config.plugins.on_shutdown()
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:  # another file system, or links not allowed: copy instead
+        shutil.copyfile(source, target)
+
+
+def add_attachments(records: list[Record], out: Path) -> int:
+    """Place every attachment at `r/<id>/files/<name>` beside its page; returns bytes published."""
+    total = 0
+    for record in records:
+        folder = out / "r" / record.id / "files"
+        for attachment in record.attachments:
+            link_or_copy(attachment.source, folder / attachment.published_name)
+            total += attachment.size
+    return total
+
+
+def publish(staged: Path, live: Path) -> None:
+    """Swap the freshly built site into place; the old one is removed only afterwards."""
+    old = live.with_name(live.name + ".old")
+    if old.exists():
+        shutil.rmtree(old)
+    if live.exists():
+        live.rename(old)
+    staged.rename(live)
+    if old.exists():
+        shutil.rmtree(old)

@@ -1,0 +1,79 @@
+"""Command line: `python -m portal site|check|serve`. Everything it prints is for school admins."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from . import pipeline
+from .project import Project
+from .report import problem_lines, summary_lines, write_reports
+
+
+def _print_outcome(outcome: pipeline.Outcome, project: Project) -> None:
+    problems = outcome.intake.problems + outcome.problems
+    for line in problem_lines(problems):
+        print(line)
+    for line in summary_lines(outcome.intake):
+        print(line)
+    report = write_reports(outcome.intake, outcome.problems, project.reports)
+    if problems:
+        print(f"问题清单已写入 {report.relative_to(project.root)}")
+
+
+def cmd_site(project: Project) -> int:
+    started = time.monotonic()
+    outcome = pipeline.build_site(project)
+    _print_outcome(outcome, project)
+    cache = outcome.cache
+    cached = f"，文档提取缓存命中 {cache.hits} / {cache.hits + cache.misses}" if cache else ""
+    print(f"网站已生成到 site/，用时 {time.monotonic() - started:.1f} 秒，更新页面 {outcome.pages_changed} 个{cached}")
+    return 0  # refusals are reported, not fatal: `check` is the strict gate
+
+
+def cmd_check(project: Project) -> int:
+    outcome = pipeline.check(project)
+    _print_outcome(outcome, project)
+    if outcome.intake.refused:
+        print("检查未通过：有成果未能发布，请按上面的说明修改后重新提交。")
+        return 1
+    print("检查通过：全部成果都可以发布。")
+    return 0
+
+
+def cmd_serve(project: Project, host: str, port: int) -> int:
+    from .serve import lan_address, make_server
+
+    if not (project.site / "index.html").exists():
+        print("还没有生成网站，请先运行 make site。", file=sys.stderr)
+        return 1
+    server = make_server(project.site, host, port)
+    print(f"资源平台已启动：本机打开 http://127.0.0.1:{port}/ ，校园网内其他电脑打开 http://{lan_address()}:{port}/")
+    print("按 Ctrl+C 停止。")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("\n已停止。")
+    finally:
+        server.server_close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="portal", description="学校教学成果资源平台")
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="学校仓库所在文件夹（默认当前文件夹）")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("site", help="生成校内网站到 site/")
+    commands.add_parser("check", help="只检查成果，有未通过的则返回非零")
+    serve = commands.add_parser("serve", help="在校园网内提供网站")
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args(argv)
+    project = Project(args.root.resolve())
+    if args.command == "site":
+        return cmd_site(project)
+    if args.command == "check":
+        return cmd_check(project)
+    return cmd_serve(project, args.host, args.port)

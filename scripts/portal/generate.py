@@ -1,0 +1,323 @@
+"""Generate: write the site's pages as plain Markdown with front matter, outside MkDocs.
+
+Resource pages and listings carry pre-rendered HTML made by our own Jinja2 templates with
+autoescaping on, so every field a teacher typed is escaped once, here, whatever theme renders the
+page afterwards. Pages are written only when their text changed, and pages left over from an
+earlier build are removed, so the folder always mirrors the current submissions.
+
+Layout (URLs with `use_directory_urls`):
+    index.md                      home: counts, newest, exemplary
+    r/<id>.md                     one page per resource, out of the navigation
+    subjects/ points/ groups/ terms/ types/   overview + one paginated listing per value
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+import shutil
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+import yaml
+
+from .catalog import Catalog, fold
+from .extract import Extracted
+from .model import Record
+
+PAGE_SIZE = 50
+# Generated pages use the full width: the site navigation is in the tabs at the top.
+HIDE = ["navigation", "toc"]
+RELATED = 6
+HOME_LIST = 10
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+@dataclass(frozen=True)
+class Section:
+    """One way of browsing: its folder, its title, and how a record maps to its values."""
+
+    folder: str
+    title: str
+    noun: str
+    values: Callable[[Record], Iterable[str]]
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def slug(name: str) -> str:
+    """A path segment for a value teachers typed (group names): word characters only."""
+    cleaned = re.sub(r"[^\w\-]+", "-", fold(name)).strip("-")
+    return cleaned[:40] if cleaned else hashlib.sha1(name.encode()).hexdigest()[:8]
+
+
+def newest_first(records: Iterable[Record]) -> list[Record]:
+    return sorted(records, key=lambda r: (r.date.isoformat() if r.date else "", r.term, r.id), reverse=True)
+
+
+def paginate(items: Sequence[Any], size: int = PAGE_SIZE) -> list[Sequence[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)] or [items[:0]]
+
+
+class Site:
+    """Everything the templates need to know about the whole set of records."""
+
+    def __init__(self, records: list[Record], catalog: Catalog):
+        self.records = records
+        self.catalog = catalog
+        self.group_slugs = self._group_slugs()
+        self.sections = [
+            Section("subjects", "按学科浏览", "学科", lambda r: [r.subject]),
+            Section("points", "按能力点浏览", "能力点", lambda r: r.competencies),
+            Section("groups", "按教研组浏览", "教研组", lambda r: [r.group] if r.group else []),
+            Section("terms", "按学期浏览", "学期", lambda r: [r.term]),
+            Section("types", "按类型浏览", "类型", lambda r: [r.type]),
+        ]
+        self.by: dict[str, dict[str, list[Record]]] = {}
+        for section in self.sections:
+            buckets: dict[str, list[Record]] = defaultdict(list)
+            for record in records:
+                for value in section.values(record):
+                    buckets[value].append(record)
+            self.by[section.folder] = {k: newest_first(v) for k, v in buckets.items()}
+
+    def _group_slugs(self) -> dict[str, str]:
+        slugs: dict[str, str] = {}
+        taken: set[str] = set()
+        for group in sorted({r.group for r in self.records if r.group}):
+            candidate = slug(group)
+            if candidate in taken:  # two names that clean up to the same segment
+                candidate = f"{candidate}-{hashlib.sha1(group.encode()).hexdigest()[:6]}"
+            taken.add(candidate)
+            slugs[group] = candidate
+        return slugs
+
+    def value_path(self, folder: str, value: str) -> str:
+        """The listing page of one value, relative to the docs folder, without `.md`."""
+        segment = self.group_slugs.get(value, slug(value)) if folder == "groups" else value
+        return f"{folder}/{segment.lower() if folder == 'points' else segment}"
+
+    def related(self, record: Record) -> list[Record]:
+        """Same point and subject first, then same point, then same subject; newest first in each."""
+        chosen: list[Record] = []
+        seen = {record.id}
+        same_subject = self.by["subjects"].get(record.subject, [])
+        pools: list[Iterable[Record]] = [
+            (r for code in record.competencies for r in self.by["points"].get(code, []) if r.subject == record.subject),
+            (r for code in record.competencies for r in self.by["points"].get(code, [])),
+            iter(same_subject),
+        ]
+        for pool in pools:
+            for candidate in pool:
+                if len(chosen) == RELATED:
+                    return chosen
+                if candidate.id not in seen:
+                    seen.add(candidate.id)
+                    chosen.append(candidate)
+        return chosen
+
+
+def url_to(from_page: str, target: str) -> str:
+    """Relative URL from one generated page (path without `.md`) to another page's directory URL,
+    so the site works under any prefix on the school's server."""
+    if from_page == "index":
+        depth = 0
+    else:
+        depth = from_page.count("/") + (0 if from_page.endswith("/index") else 1)
+    base = "../" * depth
+    target = "" if target == "index" else re.sub(r"/index$", "", target) + "/"
+    return base + quote(target)
+
+
+def _environment(site: Site) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["size"] = human_size
+    env.filters["quote"] = lambda s: quote(s)
+    env.globals.update(catalog=site.catalog, site=site)
+    return env
+
+
+def _page(front: dict[str, Any], body: str) -> str:
+    header = yaml.safe_dump(front, allow_unicode=True, sort_keys=False, width=1000)
+    # Blank lines around the HTML keep Markdown from treating it as anything but one raw block.
+    return f"---\n{header}---\n\n{body.strip()}\n"
+
+
+class Writer:
+    """Writes pages into the docs folder, skipping unchanged ones, and removes leftovers."""
+
+    def __init__(self, docs: Path):
+        self.docs = docs
+        self.written: set[Path] = set()
+        self.changed = 0
+
+    def write(self, relative: str, text: str) -> None:
+        path = self.docs / relative
+        self.written.add(path)
+        if path.exists() and path.read_text(encoding="utf-8") == text:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        self.changed += 1
+
+    def copy(self, source: Path, relative: str) -> None:
+        path = self.docs / relative
+        self.written.add(path)
+        if path.exists() and path.stat().st_size == source.stat().st_size and path.read_bytes() == source.read_bytes():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, path)
+        self.changed += 1
+
+    def remove_leftovers(self) -> None:
+        for path in sorted(self.docs.rglob("*"), reverse=True):
+            if path.is_file() and path not in self.written:
+                path.unlink()
+            elif path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+
+
+def generate(
+    records: list[Record],
+    extracted: dict[str, Extracted],
+    catalog: Catalog,
+    docs: Path,
+    content: Path,
+) -> Writer:
+    """Write every page of the campus site into `docs`."""
+    site = Site(records, catalog)
+    env = _environment(site)
+    writer = Writer(docs)
+
+    intro = ""
+    if content.is_dir():
+        for source in sorted(p for p in content.rglob("*") if p.is_file()):
+            relative = source.relative_to(content).as_posix()
+            if relative == "index.md":
+                intro = source.read_text(encoding="utf-8")
+                continue
+            writer.copy(source, relative)
+
+    resource = env.get_template("resource.html")
+    for record in records:
+        page = f"r/{record.id}"
+        body = resource.render(
+            r=record,
+            x=extracted.get(record.id, Extracted()),
+            related=site.related(record),
+            root=url_to(page, "index"),
+        )
+        writer.write(f"{page}.md", _page({"title": record.title, "hide": HIDE}, body))
+
+    _listings(site, env, writer)
+    home = env.get_template("home.html").render(
+        root="",
+        newest=newest_first(records)[:HOME_LIST],
+        exemplary=newest_first(r for r in records if r.exemplary)[:HOME_LIST],
+        teachers=len({a for r in records for a in r.authors}),
+        points_covered=len(site.by["points"]),
+    )
+    intro_html = _intro_html(intro)
+    writer.write("index.md", _page({"title": "首页", "hide": HIDE}, intro_html + "\n\n" + home))
+    writer.remove_leftovers()
+    return writer
+
+
+def _intro_html(text: str) -> str:
+    """The admin's own words for the top of the home page (content/index.md), as Markdown."""
+    if not text.strip():
+        return ""
+    if text.startswith("---"):
+        parts = text.split("---", 2)
+        text = parts[2] if len(parts) == 3 else text
+    return text.strip()
+
+
+def _listings(site: Site, env: jinja2.Environment, writer: Writer) -> None:
+    listing = env.get_template("listing.html")
+    overview = env.get_template("overview.html")
+    for section in site.sections:
+        buckets = site.by[section.folder]
+        values = _section_values(site, section.folder, buckets)
+        if section.folder == "points":
+            body = env.get_template("points.html").render(root=url_to("points/index", "index"), counts={k: len(v) for k, v in buckets.items()})
+        else:
+            body = overview.render(
+                root=url_to(f"{section.folder}/index", "index"),
+                section=section,
+                entries=[(v, len(buckets.get(v, [])), url_to(f"{section.folder}/index", site.value_path(section.folder, v))) for v in values],
+            )
+        writer.write(f"{section.folder}/index.md", _page({"title": section.title, "hide": HIDE}, body))
+        for value in values:
+            items = buckets.get(value, [])
+            if section.folder == "subjects":  # grouped by grade, lower grades first
+                items = sorted(items, key=lambda r: site.catalog.grade_order(r.grade))
+            base = site.value_path(section.folder, value)
+            pages = paginate(items)
+            heading = _value_heading(site, section.folder, value)
+            for number, chunk in enumerate(pages, start=1):
+                path = base if number == 1 else f"{base}/{number}"
+                body = listing.render(
+                    root=url_to(path, "index"),
+                    section=section,
+                    heading=heading,
+                    point=site.catalog.points.get(value) if section.folder == "points" else None,
+                    items=chunk,
+                    total=len(items),
+                    group_by_grade=section.folder == "subjects",
+                    grade_groups=[(g, list(rs)) for g, rs in itertools.groupby(chunk, key=lambda r: r.grade)],
+                    number=number,
+                    pages=[(n, url_to(path, base if n == 1 else f"{base}/{n}")) for n in range(1, len(pages) + 1)],
+                    back=url_to(path, f"{section.folder}/index"),
+                )
+                title = heading if number == 1 else f"{heading}（第 {number} 页）"
+                writer.write(f"{path}.md", _page({"title": title, "hide": HIDE}, body))
+
+
+def _section_values(site: Site, folder: str, buckets: dict[str, list[Record]]) -> list[str]:
+    """Catalog values in catalog order (so empty subjects and points still get a page); values
+    teachers typed (groups) and terms in a natural order."""
+    if folder == "subjects":
+        return [s for s in site.catalog.subjects if s in buckets] + sorted(set(buckets) - set(site.catalog.subjects))
+    if folder == "points":
+        return list(site.catalog.points)
+    if folder == "types":
+        return [t for t in site.catalog.types if t in buckets]
+    if folder == "terms":
+        return sorted(buckets, reverse=True)
+    return sorted(buckets)
+
+
+def _value_heading(site: Site, folder: str, value: str) -> str:
+    if folder == "points":
+        return site.catalog.points[value].label
+    if folder == "terms":
+        return term_label(value)
+    return value
+
+
+def term_label(term: str) -> str:
+    """"2023-2024-1" -> "2023-2024 学年第一学期"."""
+    match = re.match(r"^(\d{4})-(\d{4})-([12])$", term)
+    if not match:
+        return term
+    return f"{match.group(1)}-{match.group(2)} 学年第{'一' if match.group(3) == '1' else '二'}学期"

@@ -1,0 +1,488 @@
+"""Intake: find every submission under `resources/`, read its metadata and validate it.
+
+Each submission becomes either a `Record` or one or more refusals naming its path, the field and
+the reason. Nothing here writes anywhere: `resources/` is read-only to every command.
+
+Forms (DESIGN.md): a folder holding `meta.yml` and its files, or one Markdown file whose front
+matter is the metadata. Term folders are named `学年-学期`, e.g. `2023-2024-1`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import frontmatter
+import yaml
+
+from .catalog import Catalog, fold
+from .model import Attachment, Intake, Problem, Record
+
+TERM_PATTERN = re.compile(r"^(\d{4})-(\d{4})-([12])$")
+META_NAMES = ("meta.yml", "meta.yaml")
+ID_PATTERN = re.compile(r"^[\w][\w.\-]{0,79}$")
+# Lists typed as one string: "张三、李四", "B2，A3", "钟表; 时间".
+_LIST_SEPARATORS = re.compile(r"[,，、;；\n]+")
+_NAME_SEPARATORS = re.compile(r"[,，、;；/\s]+")
+
+# English key -> Chinese key. Either may be used in metadata.
+KEYS: dict[str, str] = {
+    "title": "标题",
+    "type": "类型",
+    "subject": "学科",
+    "grade": "年级",
+    "competencies": "能力点",
+    "authors": "作者",
+    "group": "教研组",
+    "term": "学期",
+    "date": "日期",
+    "summary": "简介",
+    "keywords": "关键词",
+    "files": "文件",
+    "level": "等级",
+    "review": "评审意见",
+    "exemplary": "优秀案例",
+    "share": "公开范围",
+    "id": "编号",
+}
+REQUIRED = ("title", "type", "subject", "grade", "competencies", "authors")
+_TRUE = {"true", "yes", "y", "1", "是", "对", "优秀案例"}
+_FALSE = {"false", "no", "n", "0", "否", "不是", ""}
+_SHARE = {"campus": "campus", "校内": "campus", "public": "public", "公开": "public"}
+_IGNORED_FILES = {"thumbs.db", "desktop.ini"}
+_SHOW_ORDER = {"video": 0, "image": 1, "pdf": 2, "docx": 3}
+
+
+def field_label(key: str) -> str:
+    """How a field is named in messages: "title（标题）"."""
+    return f"{key}（{KEYS[key]}）" if key in KEYS else key
+
+
+def is_term_name(name: str) -> bool:
+    match = TERM_PATTERN.match(name)
+    return bool(match) and int(match.group(2)) == int(match.group(1)) + 1
+
+
+def _skipped(name: str) -> bool:
+    """Hidden files, Office lock files and OS litter are never submissions."""
+    return name.startswith((".", "~$", "_")) or name.lower() in _IGNORED_FILES
+
+
+@dataclass
+class _Check:
+    """Problems found in one submission."""
+
+    label: str
+    problems: list[Problem] = field(default_factory=list)
+
+    def refuse(self, key: str, reason: str) -> None:
+        self.problems.append(Problem(self.label, field_label(key) if key else "", reason))
+
+    def warn(self, key: str, reason: str) -> None:
+        self.problems.append(Problem(self.label, field_label(key) if key else "", reason, False))
+
+    @property
+    def refused(self) -> bool:
+        return any(p.refused for p in self.problems)
+
+
+# -- reading text and metadata -------------------------------------------------------------------
+
+
+def decode_text(data: bytes, check: _Check, key: str) -> str | None:
+    """UTF-8 (with or without BOM) as written by editors; GBK as saved by Notepad on Chinese Windows."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError:
+        check.refuse(key, "文件编码无法识别，请另存为 UTF-8 编码")
+        return None
+    check.warn(key, "文件按 GBK 编码读取，建议另存为 UTF-8 编码")
+    return text
+
+
+def _yaml_error(error: yaml.YAMLError) -> str:
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    problem = getattr(error, "problem", None) or "格式错误"
+    where = f"第 {mark.line + 1} 行" if mark is not None else "某处"
+    return f"YAML 格式错误，{where}：{problem}。请检查冒号、缩进和引号"
+
+
+def parse_meta_yaml(text: str, check: _Check) -> dict[str, Any] | None:
+    if not text.strip():
+        check.refuse("", "meta.yml 是空文件，请填写标题、类型、学科、年级、能力点和作者")
+        return None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        check.refuse("", _yaml_error(error))
+        return None
+    if not isinstance(data, dict):
+        check.refuse("", "meta.yml 的内容应是“字段: 值”的列表")
+        return None
+    return data
+
+
+def parse_front_matter(text: str, check: _Check) -> tuple[dict[str, Any], str] | None:
+    if not text.lstrip("\ufeff").startswith("---"):
+        check.refuse("", "Markdown 文件开头缺少 --- 包围的元数据（标题、类型、学科、年级、能力点、作者）")
+        return None
+    try:
+        post = frontmatter.loads(text)
+    except yaml.YAMLError as error:
+        # python-frontmatter hands YAML the text from the opening "---" line on, so the line
+        # numbers already count from the top of the file.
+        check.refuse("", _yaml_error(error))
+        return None
+    except Exception as error:  # python-frontmatter wraps some errors in its own types
+        check.refuse("", f"元数据无法读取：{error}")
+        return None
+    return dict(post.metadata), post.content
+
+
+# -- normalising fields --------------------------------------------------------------------------
+
+
+def _unify_keys(raw: dict[Any, Any], check: _Check) -> dict[str, Any]:
+    """Map Chinese keys onto English ones; refuse a field given twice in both languages."""
+    chinese = {zh: en for en, zh in KEYS.items()}
+    meta: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = fold(str(key))
+        english = name.lower() if name.lower() in KEYS else chinese.get(name)
+        if english is None:
+            check.warn(str(key), f"未知字段“{key}”，已忽略")
+            continue
+        if english in meta:
+            check.refuse(english, f"字段重复：同时写了 {english} 和 {KEYS[english]}，请只保留一个")
+            continue
+        meta[english] = value
+    return meta
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return "、".join(_as_text(v) for v in value)
+    return str(value).strip()
+
+
+def _as_list(value: Any, separators: re.Pattern[str]) -> list[str]:
+    items = value if isinstance(value, (list, tuple)) else separators.split(_as_text(value))
+    return [t for t in (_as_text(v) for v in items) if t]
+
+
+def _points(value: Any, catalog: Catalog, check: _Check) -> list[str]:
+    codes: list[str] = []
+    for item in _as_list(value, _LIST_SEPARATORS):
+        code = catalog.point(item)
+        if code is None:
+            check.refuse(
+                "competencies",
+                f"未知的能力点“{catalog.point_code_guess(item)}”：应为 A1–A13、B1–B10 或 C1–C7",
+            )
+        elif code not in codes:
+            codes.append(code)
+    return codes
+
+
+def _date(value: Any, check: _Check) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    text = fold(_as_text(value))
+    match = re.fullmatch(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?", text)
+    if match:
+        try:
+            return dt.date(*(int(g) for g in match.groups()))
+        except ValueError:
+            pass
+    check.refuse("date", f"日期“{text}”无法识别，请写成 2023-10-12 的形式")
+    return None
+
+
+def _bool(value: Any, key: str, check: _Check) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = fold(_as_text(value)).lower()
+    if text in _TRUE:
+        return True
+    if text not in _FALSE:
+        check.refuse(key, f"“{text}”不是是/否，请写 true 或 false")
+    return False
+
+
+def normalise(
+    raw: dict[Any, Any], catalog: Catalog, check: _Check, term: str
+) -> dict[str, Any] | None:
+    """Turn metadata as typed into canonical values, or refuse. Returns the fields of a Record."""
+    meta = _unify_keys(raw, check)
+    for key in REQUIRED:
+        if not _as_text(meta.get(key)):
+            check.refuse(key, f"缺少必填字段 {field_label(key)}")
+
+    fields: dict[str, Any] = {"term": term}
+    if _as_text(meta.get("title")):
+        fields["title"] = " ".join(_as_text(meta["title"]).split())
+    for key, lookup, what in (
+        ("type", catalog.resource_type, "成果类型"),
+        ("subject", catalog.subject, "学科"),
+        ("grade", catalog.grade, "年级"),
+    ):
+        text = _as_text(meta.get(key))
+        if text:
+            value = lookup(text)
+            if value is None:
+                check.refuse(key, f"未知的{what}“{text}”，请使用目录中的名称")
+            fields[key] = value
+    if _as_text(meta.get("competencies")):
+        fields["competencies"] = _points(meta["competencies"], catalog, check)
+    if _as_text(meta.get("authors")):
+        fields["authors"] = _as_list(meta["authors"], _NAME_SEPARATORS)
+
+    for key in ("group", "summary", "review"):
+        if _as_text(meta.get(key)):
+            fields[key] = _as_text(meta[key])
+    if _as_text(meta.get("keywords")):
+        fields["keywords"] = _as_list(meta["keywords"], _NAME_SEPARATORS)
+    if _as_text(meta.get("term")):
+        given = fold(_as_text(meta["term"]))
+        if not is_term_name(given):
+            check.refuse("term", f"学期“{given}”格式不对，应写成 2023-2024-1 的形式")
+        fields["term"] = given
+    if meta.get("date") not in (None, ""):
+        fields["date"] = _date(meta["date"], check)
+    if _as_text(meta.get("level")):
+        level = fold(_as_text(meta["level"]))
+        if level not in catalog.levels:
+            check.refuse("level", f"等级“{level}”应为 {' / '.join(catalog.levels)} 之一")
+        fields["level"] = level
+    if "exemplary" in meta:
+        fields["exemplary"] = _bool(meta["exemplary"], "exemplary", check)
+    if _as_text(meta.get("share")):
+        share = _SHARE.get(fold(_as_text(meta["share"])).lower())
+        if share is None:
+            check.refuse("share", f"公开范围“{meta['share']}”应为 campus（校内）或 public（公开）")
+        fields["share"] = share or "campus"
+    if _as_text(meta.get("id")):
+        ident = fold(_as_text(meta["id"]))
+        if not ID_PATTERN.match(ident):
+            check.refuse("id", f"编号“{ident}”只能包含字母、数字、汉字、-、_ 和 .，最长 80 字")
+        fields["id"] = ident
+    fields["files"] = meta.get("files")
+    return None if check.refused else fields
+
+
+# -- files ---------------------------------------------------------------------------------------
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def listed_files(folder: Path, listed: Any, check: _Check, exclude: set[str]) -> list[Attachment]:
+    """The files a submission names in `files`, each confined to its own folder."""
+    attachments: list[Attachment] = []
+    for entry in _as_list(listed, _LIST_SEPARATORS):
+        relative = entry.replace("\\", "/")
+        pure = PurePosixPath(relative)
+        if pure.is_absolute() or re.match(r"^[A-Za-z]:", relative):
+            check.refuse("files", f"文件“{entry}”是绝对路径；只能引用成果文件夹内的文件")
+            continue
+        if ".." in pure.parts:
+            check.refuse("files", f"文件“{entry}”指向成果文件夹之外（含 ..）")
+            continue
+        path = folder / pure
+        if not _inside(path, folder):  # ".." was refused above, so only a link can lead out
+            check.refuse("files", f"文件“{entry}”是指向成果文件夹之外的链接")
+            continue
+        if not path.is_file():
+            check.refuse("files", f"列出的文件“{entry}”不存在")
+            continue
+        name = pure.as_posix()
+        if name in exclude:
+            continue
+        attachments.append(Attachment(path, name, path.stat().st_size))
+    return attachments
+
+
+def folder_files(folder: Path, check: _Check) -> list[Attachment]:
+    """Every file in a submission folder (sub-folders included), refusing links that leave it."""
+    attachments: list[Attachment] = []
+    for current, dirs, files in os.walk(folder, followlinks=False):
+        here = Path(current)
+        for name in list(dirs):
+            if _skipped(name):
+                dirs.remove(name)
+            elif (here / name).is_symlink():
+                dirs.remove(name)
+                if not _inside(here / name, folder):
+                    rel = (here / name).relative_to(folder).as_posix()
+                    check.refuse("files", f"“{rel}”是指向成果文件夹之外的链接")
+        dirs.sort()
+        for name in sorted(files):
+            path = here / name
+            rel = path.relative_to(folder).as_posix()
+            if _skipped(name) or rel in META_NAMES:
+                continue
+            if path.is_symlink() and not _inside(path, folder):
+                check.refuse("files", f"“{rel}”是指向成果文件夹之外的链接")
+                continue
+            if not path.is_file():
+                continue
+            attachments.append(Attachment(path, rel, path.stat().st_size))
+    # With no explicit list, what a visitor wants first comes first: videos, then images, documents.
+    return sorted(attachments, key=lambda a: (_SHOW_ORDER.get(a.kind, len(_SHOW_ORDER)), a.name))
+
+
+# -- the two submission forms --------------------------------------------------------------------
+
+
+def _record(
+    fields: dict[str, Any], source: Path, label: str, attachments: list[Attachment], body: str | None
+) -> Record:
+    fields.pop("files", None)  # already turned into attachments
+    return Record(
+        id=fields.pop("id"),
+        source=source,
+        source_label=label,
+        attachments=attachments,
+        body_markdown=body,
+        **fields,
+    )
+
+
+def default_id(term: str, stem: str) -> str:
+    slug = re.sub(r"[^\w.\-]+", "-", fold(stem)).strip("-.") or "x"
+    return f"{term}-{slug}"[:80]
+
+
+def read_folder(folder: Path, term: str, label: str, catalog: Catalog) -> tuple[Record | None, list[Problem]]:
+    check = _Check(label)
+    meta_path = next((folder / n for n in META_NAMES if (folder / n).exists()), None)
+    if meta_path is None:
+        check.refuse("", "文件夹里没有 meta.yml，无法知道这份成果的标题、学科等信息")
+        return None, check.problems
+    if not _inside(meta_path, folder) or not meta_path.is_file():
+        check.refuse("", "meta.yml 是指向成果文件夹之外的链接")
+        return None, check.problems
+    text = decode_text(meta_path.read_bytes(), check, "")
+    raw = parse_meta_yaml(text, check) if text is not None else None
+    fields = normalise(raw, catalog, check, term) if raw is not None else None
+    if fields is None:
+        return None, check.problems
+    fields.setdefault("id", default_id(term, folder.name))
+    if fields.get("files") not in (None, "", []):
+        attachments = listed_files(folder, fields["files"], check, set(META_NAMES))
+    else:
+        attachments = folder_files(folder, check)
+    if check.refused:
+        return None, check.problems
+    return _record(fields, folder, label, attachments, None), check.problems
+
+
+def read_markdown(path: Path, term: str, label: str, catalog: Catalog) -> tuple[Record | None, list[Problem]]:
+    check = _Check(label)
+    text = decode_text(path.read_bytes(), check, "")
+    parsed = parse_front_matter(text, check) if text is not None else None
+    if parsed is None:
+        return None, check.problems
+    raw, body = parsed
+    fields = normalise(raw, catalog, check, term)
+    if fields is None:
+        return None, check.problems
+    fields.setdefault("id", default_id(term, path.stem))
+    attachments: list[Attachment] = []
+    if fields.get("files") not in (None, "", []):
+        # A single-file submission may name files lying beside it, never outside its term folder.
+        attachments = listed_files(path.parent, fields["files"], check, {path.name})
+    if check.refused:
+        return None, check.problems
+    return _record(fields, path, label, attachments, body), check.problems
+
+
+# -- the whole tree ------------------------------------------------------------------------------
+
+
+def _refuse_duplicates(records: list[Record], problems: list[Problem]) -> list[Record]:
+    """Two submissions claiming one id are both refused, each naming the other: an admin decides."""
+    by_id: dict[str, list[Record]] = defaultdict(list)
+    for record in records:
+        by_id[record.id.lower()].append(record)
+    kept: list[Record] = []
+    for record in records:
+        twins = by_id[record.id.lower()]
+        if len(twins) == 1:
+            kept.append(record)
+            continue
+        others = "、".join(t.source_label for t in twins if t is not record)
+        problems.append(
+            Problem(record.source_label, field_label("id"), f"编号“{record.id}”与 {others} 重复，两份都未发布，请管理员改正其中一份的编号")
+        )
+    return kept
+
+
+def scan(resources: Path, catalog: Catalog) -> Intake:
+    """Read every submission under `resources/`, in a stable order."""
+    records: list[Record] = []
+    problems: list[Problem] = []
+    found = 0
+    if not resources.is_dir():
+        return Intake(records, problems, found)
+    for term_dir in sorted(resources.iterdir()):
+        if _skipped(term_dir.name):
+            continue
+        if not term_dir.is_dir() or not is_term_name(term_dir.name):
+            found += 1
+            problems.append(Problem(term_dir.name, "", "resources/ 下只能放学期文件夹，名称如 2023-2024-1（学年-学期）"))
+            continue
+        term = term_dir.name
+        for entry in sorted(term_dir.iterdir()):
+            if _skipped(entry.name):
+                continue
+            label = f"{term}/{entry.name}"
+            if entry.is_symlink() and not _inside(entry, term_dir):
+                found += 1
+                problems.append(Problem(label, "", "是指向学期文件夹之外的链接，未读取"))
+                continue
+            if entry.is_dir():
+                found += 1
+                record, found_problems = read_folder(entry, term, label, catalog)
+            elif entry.suffix.lower() in (".md", ".markdown"):
+                found += 1
+                record, found_problems = read_markdown(entry, term, label, catalog)
+            else:
+                continue  # files beside Markdown submissions; registers are read by their own stage
+            problems.extend(found_problems)
+            if record is not None:
+                records.append(record)
+    records = _refuse_duplicates(records, problems)
+    _warn_unclaimed(resources, records, problems)
+    return Intake(records, problems, found)
+
+
+def _warn_unclaimed(resources: Path, records: list[Record], problems: list[Problem]) -> None:
+    """Loose files in a term folder that no submission names would silently vanish: say so."""
+    claimed = {a.source.resolve() for r in records for a in r.attachments}
+    for term_dir in sorted(p for p in resources.iterdir() if p.is_dir() and is_term_name(p.name)):
+        for entry in sorted(term_dir.iterdir()):
+            if _skipped(entry.name) or entry.is_dir() or entry.suffix.lower() in (".md", ".markdown"):
+                continue
+            if entry.resolve() not in claimed:
+                problems.append(
+                    Problem(f"{term_dir.name}/{entry.name}", "", "这个文件不属于任何成果（没有 Markdown 成果在“文件”中列出它），未发布", False)
+                )

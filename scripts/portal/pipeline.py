@@ -1,0 +1,42 @@
+"""The commands' work, stage after stage: intake -> extract -> generate -> build."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+
+from .build import add_attachments, mkdocs_site, publish
+from .catalog import load_catalog
+from .extract import Cache, extract
+from .generate import generate
+from .intake import scan
+from .model import Intake, Problem
+from .project import Project
+
+
+@dataclass
+class Outcome:
+    intake: Intake
+    problems: list[Problem] = field(default_factory=list)  # found after intake (unreadable files)
+    pages_changed: int = 0
+    cache: Cache | None = None
+
+
+def check(project: Project) -> Outcome:
+    """Validate every submission; nothing is built or written except the report."""
+    return Outcome(scan(project.resources, load_catalog(project.catalog)))
+
+
+def build_site(project: Project) -> Outcome:
+    catalog = load_catalog(project.catalog)
+    intake = scan(project.resources, catalog)
+    cache = Cache(project.cache)
+    extracted, problems = extract(intake.records, cache)
+    writer = generate(intake.records, extracted, catalog, project.docs, project.content)
+    staged = project.work / "site.new"
+    if staged.exists():
+        shutil.rmtree(staged)
+    mkdocs_site(project.config_file, project.docs, staged)
+    add_attachments(intake.records, staged)
+    publish(staged, project.site)
+    return Outcome(intake, problems, writer.changed, cache)

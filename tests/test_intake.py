@@ -1,0 +1,268 @@
+"""Intake: reading both submission forms, normalising metadata, and refusing bad input clearly."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+from factories import write_markdown, write_meta
+
+from portal.catalog import Catalog
+from portal.intake import scan
+from portal.model import Intake
+
+TERM = "2023-2024-1"
+GOOD = {
+    "title": "认识钟表",
+    "type": "微课",
+    "subject": "数学",
+    "grade": "一年级",
+    "competencies": ["B2"],
+    "authors": ["张敏"],
+}
+
+
+def run(resources: Path, catalog: Catalog) -> Intake:
+    return scan(resources, catalog)
+
+
+def only_refusal(intake: Intake, path: str) -> str:
+    refusals = [p for p in intake.refused if p.path == path]
+    assert refusals, f"{path} was not refused: {intake.problems}"
+    return " ".join(str(p) for p in refusals)
+
+
+def test_folder_submission_with_chinese_keys_is_normalised(tmp_path: Path, catalog: Catalog) -> None:
+    folder = tmp_path / TERM / "钟表"
+    write_meta(
+        folder,
+        {
+            "标题": "  认识钟表  ",
+            "类型": "课件",
+            "学科": "生物",
+            "年级": "初二",
+            "能力点": "Ｂ２、a6 技术支持的课堂讲授，b2",
+            "作者": "张敏、李强",
+            "教研组": "数学组",
+            "日期": "2023年10月12日",
+            "关键词": "钟表；时间",
+            "优秀案例": "是",
+            "公开范围": "公开",
+        },
+    )
+    (folder / "b.docx").write_bytes(b"x")
+    (folder / "a.mp4").write_bytes(b"y")
+    (folder / ".DS_Store").write_bytes(b"z")
+    intake = run(tmp_path, catalog)
+    assert intake.problems == []
+    (record,) = intake.records
+    assert record.title == "认识钟表"
+    assert (record.type, record.subject, record.grade) == ("演示文稿", "生物学", "八年级")
+    assert record.competencies == ["B2", "A6"]
+    assert record.authors == ["张敏", "李强"]
+    assert record.keywords == ["钟表", "时间"]
+    assert record.date == dt.date(2023, 10, 12)
+    assert record.term == TERM
+    assert record.exemplary is True and record.share == "public"
+    assert record.id == f"{TERM}-钟表"
+    assert [a.name for a in record.attachments] == ["a.mp4", "b.docx"]  # videos first, meta.yml excluded
+
+
+def test_markdown_submission_reads_front_matter_and_body(tmp_path: Path, catalog: Catalog) -> None:
+    write_markdown(tmp_path / TERM / "反思.md", {**GOOD, "type": "反思", "id": "fs-001"}, "# 反思\n\n正文")
+    intake = run(tmp_path, catalog)
+    (record,) = intake.records
+    assert record.id == "fs-001"
+    assert record.type == "教学反思"
+    assert "正文" in (record.body_markdown or "")
+
+
+def test_explicit_files_keep_their_order(tmp_path: Path, catalog: Catalog) -> None:
+    folder = tmp_path / TERM / "a"
+    write_meta(folder, {**GOOD, "files": ["z.docx", "sub/a.mp4"]})
+    (folder / "sub").mkdir()
+    (folder / "z.docx").write_bytes(b"x")
+    (folder / "sub" / "a.mp4").write_bytes(b"x")
+    (folder / "unlisted.pdf").write_bytes(b"x")
+    (record,) = run(tmp_path, catalog).records
+    assert [a.name for a in record.attachments] == ["z.docx", "sub/a.mp4"]
+
+
+def test_term_comes_from_the_folder_and_may_be_given(tmp_path: Path, catalog: Catalog) -> None:
+    write_meta(tmp_path / "2022-2023-2" / "a", GOOD)
+    write_meta(tmp_path / "2022-2023-2" / "b", {**GOOD, "学期": "2022-2023-1"})
+    records = {r.id: r for r in run(tmp_path, catalog).records}
+    assert records["2022-2023-2-a"].term == "2022-2023-2"
+    assert records["2022-2023-2-b"].term == "2022-2023-1"
+
+
+# -- refusals: each names the path, the field and the reason, and the others still publish -------
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path: Path, catalog: Catalog) -> None:
+    folder = tmp_path / TERM / "坏的"
+    folder.mkdir(parents=True)
+    (folder / "meta.yml").write_text("title: 好\ntype: 微课\nsubject: [数学\ngrade: 一年级\n", encoding="utf-8")
+    write_meta(tmp_path / TERM / "好的", GOOD)
+    intake = run(tmp_path, catalog)
+    message = only_refusal(intake, f"{TERM}/坏的")
+    assert "YAML 格式错误" in message and "第 4 行" in message
+    assert [r.id for r in intake.records] == [f"{TERM}-好的"]
+
+
+def test_front_matter_error_line_counts_from_the_top_of_the_file(tmp_path: Path, catalog: Catalog) -> None:
+    path = tmp_path / TERM / "x.md"
+    path.parent.mkdir(parents=True)
+    path.write_text("---\ntitle: a\ntype: : :\n---\n正文\n", encoding="utf-8")
+    assert "第 3 行" in only_refusal(run(tmp_path, catalog), f"{TERM}/x.md")
+
+
+@pytest.mark.parametrize("missing", ["title", "type", "subject", "grade", "competencies", "authors"])
+def test_missing_required_field_is_named(tmp_path: Path, catalog: Catalog, missing: str) -> None:
+    write_meta(tmp_path / TERM / "a", {k: v for k, v in GOOD.items() if k != missing})
+    message = only_refusal(run(tmp_path, catalog), f"{TERM}/a")
+    assert f"缺少必填字段 {missing}" in message
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("subject", "哲学", "未知的学科“哲学”"),
+        ("grade", "十年级", "未知的年级“十年级”"),
+        ("type", "论文", "未知的成果类型“论文”"),
+        ("competencies", ["B2", "D9"], "未知的能力点“D9”"),
+        ("competencies", "Ａ１４", "未知的能力点“A14”"),
+        ("date", "昨天", "日期“昨天”无法识别"),
+        ("level", "良好", "等级“良好”"),
+        ("share", "全网", "公开范围“全网”"),
+        ("id", "a/b", "编号“a/b”"),
+        ("term", "2023秋", "学期“2023秋”格式不对"),
+    ],
+)
+def test_unknown_values_are_refused_with_field_and_value(
+    tmp_path: Path, catalog: Catalog, key: str, value: object, expected: str
+) -> None:
+    write_meta(tmp_path / TERM / "a", {**GOOD, key: value})
+    intake = run(tmp_path, catalog)
+    message = only_refusal(intake, f"{TERM}/a")
+    assert expected in message
+    assert f"字段：{key}" in message
+    assert intake.records == []
+
+
+def test_same_field_in_both_languages_is_refused(tmp_path: Path, catalog: Catalog) -> None:
+    write_meta(tmp_path / TERM / "a", {**GOOD, "标题": "另一个"})
+    assert "同时写了 title 和 标题" in only_refusal(run(tmp_path, catalog), f"{TERM}/a")
+
+
+def test_folder_without_meta_is_refused(tmp_path: Path, catalog: Catalog) -> None:
+    (tmp_path / TERM / "只有视频").mkdir(parents=True)
+    (tmp_path / TERM / "只有视频" / "a.mp4").write_bytes(b"x")
+    assert "没有 meta.yml" in only_refusal(run(tmp_path, catalog), f"{TERM}/只有视频")
+
+
+@pytest.mark.parametrize(
+    ("listed", "expected"),
+    [
+        ("../其他老师/教案.docx", "指向成果文件夹之外（含 ..）"),
+        ("/etc/passwd", "是绝对路径"),
+        ("C:\\Users\\a.docx", "是绝对路径"),
+        ("不存在.docx", "列出的文件“不存在.docx”不存在"),
+    ],
+)
+def test_listed_files_must_exist_inside_the_folder(tmp_path: Path, catalog: Catalog, listed: str, expected: str) -> None:
+    write_meta(tmp_path / TERM / "other", GOOD)
+    (tmp_path / TERM / "其他老师").mkdir()
+    (tmp_path / TERM / "其他老师" / "教案.docx").write_bytes(b"x")
+    write_meta(tmp_path / TERM / "a", {**GOOD, "files": [listed]})
+    intake = run(tmp_path, catalog)
+    message = only_refusal(intake, f"{TERM}/a")
+    assert expected in message and "字段：files" in message
+    assert f"{TERM}-other" in [r.id for r in intake.records]
+
+
+def test_symlink_leaving_the_folder_refuses_the_submission(tmp_path: Path, catalog: Catalog) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("机密", encoding="utf-8")
+    folder = tmp_path / "resources" / TERM / "a"
+    write_meta(folder, GOOD)
+    os.symlink(secret, folder / "教案.docx")
+    listed = tmp_path / "resources" / TERM / "b"
+    write_meta(listed, {**GOOD, "files": ["passwd.txt"]})
+    os.symlink("/etc/passwd", listed / "passwd.txt")
+    intake = run(tmp_path / "resources", catalog)
+    assert "指向成果文件夹之外的链接" in only_refusal(intake, f"{TERM}/a")
+    assert "指向成果文件夹之外的链接" in only_refusal(intake, f"{TERM}/b")
+    assert intake.records == []
+
+
+def test_symlink_inside_the_folder_is_fine(tmp_path: Path, catalog: Catalog) -> None:
+    folder = tmp_path / TERM / "a"
+    write_meta(folder, {**GOOD, "files": ["link.docx"]})
+    (folder / "real.docx").write_bytes(b"x")
+    os.symlink("real.docx", folder / "link.docx")
+    assert len(run(tmp_path, catalog).records) == 1
+
+
+def test_duplicate_ids_refuse_both_and_name_each_other(tmp_path: Path, catalog: Catalog) -> None:
+    write_meta(tmp_path / TERM / "a", {**GOOD, "id": "shuxue-01"})
+    write_markdown(tmp_path / TERM / "b.md", {**GOOD, "编号": "shuxue-01"}, "正文")
+    write_meta(tmp_path / TERM / "c", GOOD)
+    intake = run(tmp_path, catalog)
+    assert f"{TERM}/b.md" in only_refusal(intake, f"{TERM}/a")
+    assert f"{TERM}/a" in only_refusal(intake, f"{TERM}/b.md")
+    assert [r.id for r in intake.records] == [f"{TERM}-c"]
+
+
+def test_markdown_without_front_matter_is_refused(tmp_path: Path, catalog: Catalog) -> None:
+    (tmp_path / TERM).mkdir()
+    (tmp_path / TERM / "随笔.md").write_text("# 只是随笔\n", encoding="utf-8")
+    assert "缺少 --- 包围的元数据" in only_refusal(run(tmp_path, catalog), f"{TERM}/随笔.md")
+
+
+def test_folder_that_is_not_a_term_is_refused(tmp_path: Path, catalog: Catalog) -> None:
+    write_meta(tmp_path / "2023秋" / "a", GOOD)
+    intake = run(tmp_path, catalog)
+    assert "只能放学期文件夹" in only_refusal(intake, "2023秋")
+    assert intake.found == 1 and intake.records == []
+
+
+def test_gbk_meta_is_read_with_a_warning(tmp_path: Path, catalog: Catalog) -> None:
+    folder = tmp_path / TERM / "a"
+    folder.mkdir(parents=True)
+    text = "标题: 认识钟表\n类型: 微课\n学科: 数学\n年级: 一年级\n能力点: B2\n作者: 张敏\n"
+    (folder / "meta.yml").write_bytes(text.encode("gbk"))
+    intake = run(tmp_path, catalog)
+    assert [r.title for r in intake.records] == ["认识钟表"]
+    assert any("GBK" in p.reason and not p.refused for p in intake.problems)
+
+
+def test_empty_meta_is_refused(tmp_path: Path, catalog: Catalog) -> None:
+    (tmp_path / TERM / "a").mkdir(parents=True)
+    (tmp_path / TERM / "a" / "meta.yml").write_text("\n", encoding="utf-8")
+    assert "空文件" in only_refusal(run(tmp_path, catalog), f"{TERM}/a")
+
+
+def test_accounting_found_equals_published_plus_refused(tmp_path: Path, catalog: Catalog) -> None:
+    write_meta(tmp_path / TERM / "ok1", GOOD)
+    write_markdown(tmp_path / TERM / "ok2.md", GOOD, "x")
+    write_meta(tmp_path / TERM / "bad1", {**GOOD, "subject": "哲学"})
+    (tmp_path / TERM / "bad2").mkdir()
+    write_meta(tmp_path / "2023-2024-2" / "bad3", {**GOOD, "grade": None})
+    intake = run(tmp_path, catalog)
+    refused = {p.path for p in intake.refused}
+    assert intake.found == 5
+    assert len(intake.records) == 2 and len(refused) == 3
+    assert intake.found == len(intake.records) + len(refused)
+
+
+def test_unclaimed_loose_file_is_reported(tmp_path: Path, catalog: Catalog) -> None:
+    write_markdown(tmp_path / TERM / "a.md", {**GOOD, "files": ["图.png"]}, "x")
+    (tmp_path / TERM / "图.png").write_bytes(b"x")
+    (tmp_path / TERM / "孤儿.pdf").write_bytes(b"x")
+    intake = run(tmp_path, catalog)
+    assert [a.name for a in intake.records[0].attachments] == ["图.png"]
+    warnings = [p for p in intake.warnings if p.path == f"{TERM}/孤儿.pdf"]
+    assert warnings and "不属于任何成果" in warnings[0].reason
