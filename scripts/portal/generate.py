@@ -29,7 +29,7 @@ import yaml
 
 from .catalog import Catalog, fold
 from .extract import Extracted
-from .model import Record
+from .model import Record, newest_first
 
 PAGE_SIZE = 50
 # Generated pages use the full width: the site navigation is in the tabs at the top.
@@ -62,10 +62,6 @@ def slug(name: str) -> str:
     """A path segment for a value teachers typed (group names): word characters only."""
     cleaned = re.sub(r"[^\w\-]+", "-", fold(name)).strip("-")
     return cleaned[:40] if cleaned else hashlib.sha1(name.encode()).hexdigest()[:8]
-
-
-def newest_first(records: Iterable[Record]) -> list[Record]:
-    return sorted(records, key=lambda r: (r.date.isoformat() if r.date else "", r.term, r.id), reverse=True)
 
 
 def paginate(items: Sequence[Any], size: int = PAGE_SIZE) -> list[Sequence[Any]]:
@@ -236,6 +232,8 @@ def generate(
         teachers=len({a for r in records for a in r.authors}),
         points_covered=len(site.by["points"]),
     )
+    search = env.get_template("search.html").render(root=url_to("search/index", "index"))
+    writer.write("search/index.md", _page({"title": "搜索", "hide": HIDE}, search))
     intro_html = _intro_html(intro)
     writer.write("index.md", _page({"title": "首页", "hide": HIDE}, intro_html + "\n\n" + home))
     writer.remove_leftovers()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +67,11 @@ class Record:
     review: str | None = None
     exemplary: bool = False
     share: str = "campus"
+
+
+def newest_first(records: Iterable[Record]) -> list[Record]:
+    """The order of every listing, and of search document numbers: newest first, stable."""
+    return sorted(records, key=lambda r: (r.date.isoformat() if r.date else "", r.term, r.id), reverse=True)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from .build import add_attachments, mkdocs_site, publish
 from .catalog import load_catalog
 from .extract import Cache, extract
 from .generate import generate
+from .index import build_index
 from .intake import scan
 from .model import Intake, Problem
 from .project import Project
@@ -20,6 +21,7 @@ class Outcome:
     problems: list[Problem] = field(default_factory=list)  # found after intake (unreadable files)
     pages_changed: int = 0
     cache: Cache | None = None
+    index_sizes: dict[str, int] = field(default_factory=dict)  # bytes of the search index by part
 
 
 def check(project: Project) -> Outcome:
@@ -38,5 +40,6 @@ def build_site(project: Project) -> Outcome:
         shutil.rmtree(staged)
     mkdocs_site(project.config_file, project.docs, staged)
     add_attachments(intake.records, staged)
+    index_sizes = build_index(intake.records, extracted, catalog, staged)
     publish(staged, project.site)
-    return Outcome(intake, problems, writer.changed, cache)
+    return Outcome(intake, problems, writer.changed, cache, index_sizes)

@@ -39,8 +39,10 @@ def make_server(directory: Path, host: str, port: int) -> ThreadingHTTPServer:
 
 
 def lan_address() -> str:
-    """The host's own address as its name resolves, to print for teachers; sends nothing."""
+    """The host's own LAN address as its name resolves, to print for teachers; sends nothing."""
     try:
-        return socket.gethostbyname(socket.gethostname())
+        infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
     except OSError:
-        return "本机IP"
+        infos = []
+    addresses = [str(info[4][0]) for info in infos]
+    return next((a for a in addresses if not a.startswith("127.")), "本机IP")

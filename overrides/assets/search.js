@@ -1,0 +1,355 @@
+/* Site search for the campus portal: runs in the browser against the static index that
+   scripts/portal/index.py writes under search/. No library, nothing loaded from outside the site.
+   Teachers' text is only ever put on the page with textContent, never as HTML. */
+(function () {
+  "use strict";
+
+  var root = document.querySelector("[data-portal-search]");
+  if (!root) return;
+
+  var BASE = root.getAttribute("data-base") || "./";
+  var PAGE = 20;
+  // Facet keys as they appear in the URL, in the order the panel shows them.
+  var FACETS = [
+    ["subject", "学科"], ["grade", "年级"], ["point", "能力点"], ["env", "教学环境"],
+    ["dim", "维度"], ["type", "类型"], ["term", "学期"], ["group", "教研组"], ["ex", "优秀案例"]
+  ];
+  var RUNS = /[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9]+/g;
+
+  var facets = null;
+  var shardCache = {};
+  var shown = 0;
+  var current = [];
+  var queryWords = [];
+
+  // -- tokens: must agree with tokens() in scripts/portal/index.py ------------------------------
+
+  function fold(text) { return text.normalize("NFKC").toLowerCase(); }
+
+  function queryTerms(query) {
+    var terms = [];
+    var seen = {};
+    (fold(query).match(RUNS) || []).forEach(function (run) {
+      var chars = Array.from(run);
+      var add = function (term, family) {
+        if (!seen[family + term]) { seen[family + term] = true; terms.push({ term: term, family: family }); }
+      };
+      if (/^[a-z0-9]/.test(run)) add(run, "d");
+      else if (chars.length === 1) add(run, "t"); // one character: titles and metadata only
+      else for (var i = 0; i + 1 < chars.length; i++) add(chars[i] + chars[i + 1], "d");
+    });
+    return terms;
+  }
+
+  function shardOf(term, count) {
+    var hash = 0x811c9dc5;
+    for (var ch of term) { hash ^= ch.codePointAt(0); hash = Math.imul(hash, 0x01000193) >>> 0; }
+    return hash % count;
+  }
+
+  // -- loading -----------------------------------------------------------------------------------
+
+  function loadGz(url) {
+    return fetch(url).then(function (response) {
+      if (!response.ok) throw new Error(url + " " + response.status);
+      var stream = response.body.pipeThrough(new DecompressionStream("gzip"));
+      return new Response(stream).text();
+    }).then(JSON.parse);
+  }
+
+  function loadShard(family, number) {
+    var key = family + number;
+    if (!shardCache[key]) shardCache[key] = loadGz(BASE + "search/" + family + "/" + number + ".json.gz").catch(function () { return {}; });
+    return shardCache[key];
+  }
+
+  function decode(encoded) {
+    var ids = [];
+    var previous = -1;
+    encoded.split(",").forEach(function (gap) { previous += parseInt(gap, 36) + 1; ids.push(previous); });
+    return ids;
+  }
+
+  function postings(term, family) {
+    return loadShard(family, shardOf(term, facets.shards[family])).then(function (shard) {
+      return shard[term] ? decode(shard[term]) : [];
+    });
+  }
+
+  function intersect(lists) {
+    if (!lists.length) return [];
+    lists.sort(function (a, b) { return a.length - b.length; });
+    var result = lists[0];
+    for (var k = 1; k < lists.length && result.length; k++) {
+      var other = new Set(lists[k]);
+      result = result.filter(function (id) { return other.has(id); });
+    }
+    return result;
+  }
+
+  // -- state in the URL --------------------------------------------------------------------------
+
+  function readState() {
+    var params = new URLSearchParams(location.search);
+    var state = { q: params.get("q") || "", filters: {} };
+    FACETS.forEach(function (f) { state.filters[f[0]] = params.getAll(f[0]); });
+    return state;
+  }
+
+  function writeState(state, push) {
+    var params = new URLSearchParams();
+    if (state.q) params.set("q", state.q);
+    FACETS.forEach(function (f) { state.filters[f[0]].forEach(function (v) { params.append(f[0], v); }); });
+    var url = location.pathname + (params.toString() ? "?" + params.toString() : "");
+    history[push ? "pushState" : "replaceState"](null, "", url);
+  }
+
+  // -- facet values of one document ----------------------------------------------------------------
+
+  function valuesOf(key, doc) {
+    var info = facets.points.info;
+    var codes = facets.points.of[doc].map(function (i) { return facets.points.values[i]; });
+    if (key === "point") return codes;
+    if (key === "env") return codes.map(function (c) { return info[c][1]; });
+    if (key === "dim") return codes.map(function (c) { return info[c][2]; });
+    if (key === "ex") return facets.exemplary[doc] ? ["是"] : [];
+    var table = facets[key];
+    var index = table.of[doc];
+    return index < 0 ? [] : [table.values[index]];
+  }
+
+  function passes(doc, filters, except) {
+    for (var i = 0; i < FACETS.length; i++) {
+      var key = FACETS[i][0];
+      var wanted = filters[key];
+      if (key === except || !wanted.length) continue;
+      var values = valuesOf(key, doc);
+      if (!wanted.some(function (w) { return values.indexOf(w) >= 0; })) return false;
+    }
+    return true;
+  }
+
+  // -- searching -----------------------------------------------------------------------------------
+
+  function search(state) {
+    var terms = queryTerms(state.q);
+    var anyFilter = FACETS.some(function (f) { return state.filters[f[0]].length; });
+    if (!terms.length) {
+      var all = [];
+      if (anyFilter) for (var i = 0; i < facets.n; i++) all.push(i);
+      return Promise.resolve({ candidates: all, tiers: [] });
+    }
+    var lookups = [null, "h", "t"].map(function (family) {
+      return Promise.all(terms.map(function (t) { return postings(t.term, family || t.family); }));
+    });
+    return Promise.all(lookups).then(function (found) {
+      return { candidates: intersect(found[0]), tiers: [new Set(intersect(found[1])), new Set(intersect(found[2]))] };
+    });
+  }
+
+  function tier(doc, tiers) {
+    for (var i = 0; i < tiers.length; i++) if (tiers[i].has(doc)) return i;
+    return tiers.length;
+  }
+
+  function rank(candidates, tiers, filters) {
+    return candidates.filter(function (doc) { return passes(doc, filters, null); }).sort(function (a, b) {
+      return tier(a, tiers) - tier(b, tiers) || a - b; // title, then metadata, then text; newest first
+    });
+  }
+
+  function counts(candidates, filters) {
+    var table = {};
+    FACETS.forEach(function (f) { table[f[0]] = {}; });
+    candidates.forEach(function (doc) {
+      FACETS.forEach(function (f) {
+        if (!passes(doc, filters, f[0])) return;
+        var seen = {};
+        valuesOf(f[0], doc).forEach(function (v) {
+          if (seen[v]) return;
+          seen[v] = true;
+          table[f[0]][v] = (table[f[0]][v] || 0) + 1;
+        });
+      });
+    });
+    return table;
+  }
+
+  // -- drawing -------------------------------------------------------------------------------------
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function highlight(node, text) {
+    // Mark every occurrence of the query's words; everything stays text nodes.
+    var words = queryWords.filter(function (w) { return w; });
+    if (!words.length) { node.textContent = text; return; }
+    var lower = fold(text);
+    var i = 0;
+    while (i < text.length) {
+      var best = -1, length = 0;
+      words.forEach(function (w) {
+        var at = lower.indexOf(w, i);
+        if (at >= 0 && (best < 0 || at < best)) { best = at; length = w.length; }
+      });
+      if (best < 0) { node.appendChild(document.createTextNode(text.slice(i))); break; }
+      node.appendChild(document.createTextNode(text.slice(i, best)));
+      node.appendChild(el("mark", "", text.slice(best, best + length)));
+      i = best + length;
+    }
+  }
+
+  function order(key, values) {
+    var o = facets.points.order;
+    var by = { subject: o.subject, grade: o.grade, type: o.type, dim: o.dim,
+               env: Object.keys(o.env).map(function (k) { return o.env[k]; }), point: facets.points.values }[key];
+    if (by) return values.sort(function (a, b) { return by.indexOf(a) - by.indexOf(b); });
+    if (key === "term") return values.sort().reverse();
+    return values.sort();
+  }
+
+  function drawFacets(state, table) {
+    var panel = root.querySelector(".portal-facets");
+    panel.textContent = "";
+    FACETS.forEach(function (f) {
+      var key = f[0];
+      var chosen = state.filters[key];
+      var values = Object.keys(table[key]);
+      chosen.forEach(function (v) { if (values.indexOf(v) < 0) values.push(v); });
+      if (!values.length) return;
+      var box = el("fieldset", "portal-facet");
+      box.appendChild(el("legend", "", f[1]));
+      order(key, values).forEach(function (value) {
+        var label = el("label", "portal-facet__value");
+        var input = el("input");
+        input.type = "checkbox";
+        input.name = key;
+        input.value = value;
+        input.checked = chosen.indexOf(value) >= 0;
+        input.addEventListener("change", function () {
+          var next = readState();
+          next.q = state.q;
+          next.filters[key] = input.checked ? next.filters[key].concat([value])
+                                            : next.filters[key].filter(function (v) { return v !== value; });
+          writeState(next, true);
+          run();
+        });
+        label.appendChild(input);
+        var name = key === "point" ? value + " " + facets.points.info[value][3] : value;
+        label.appendChild(el("span", "", name));
+        label.appendChild(el("span", "portal-count", String(table[key][value] || 0)));
+        box.appendChild(label);
+      });
+      panel.appendChild(box);
+    });
+  }
+
+  function drawMore(list) {
+    var batch = current.slice(shown, shown + PAGE);
+    shown += batch.length;
+    return Promise.all(batch.map(function (doc) {
+      return fetch(BASE + "search/docs/" + doc + ".json").then(function (r) { return r.json(); });
+    })).then(function (docs) {
+      docs.forEach(function (d) {
+        var item = el("li", "portal-card portal-result");
+        var link = el("a", "portal-card__title");
+        link.href = BASE + d.u;
+        highlight(link, d.t);
+        item.appendChild(link);
+        if (d.e) item.appendChild(el("span", "portal-badge portal-badge--star", "优秀案例"));
+        var meta = el("div", "portal-card__meta");
+        meta.appendChild(el("span", "", d.m));
+        d.p.forEach(function (code) { meta.appendChild(el("span", "portal-code", code)); });
+        item.appendChild(meta);
+        if (d.x) { var p = el("p", "portal-card__summary"); highlight(p, d.x); item.appendChild(p); }
+        list.appendChild(item);
+      });
+    });
+  }
+
+  function drawResults(state) {
+    var area = root.querySelector(".portal-results");
+    area.textContent = "";
+    var anyFilter = FACETS.some(function (f) { return state.filters[f[0]].length; });
+    if (!state.q.trim() && !anyFilter) {
+      area.appendChild(el("p", "portal-empty", "输入关键词搜索全部成果的标题、信息和文档内容，或在左侧按条件筛选。"));
+      return Promise.resolve();
+    }
+    var summary = el("p", "portal-search__count", current.length ? "找到 " + current.length + " 份成果" : "没有找到符合条件的成果。");
+    area.appendChild(summary);
+    var list = el("ul", "portal-cards");
+    area.appendChild(list);
+    shown = 0;
+    var more = el("button", "md-button portal-search__more", "显示更多");
+    more.type = "button";
+    more.addEventListener("click", function () {
+      drawMore(list).then(function () { if (shown >= current.length) more.remove(); });
+    });
+    return drawMore(list).then(function () { if (shown < current.length) area.appendChild(more); });
+  }
+
+  var running = 0;
+  var first = true;
+  function run() {
+    var state = readState();
+    var ticket = ++running;
+    queryWords = (fold(state.q).match(/\S+/g) || []);
+    root.querySelectorAll("input[name=q]").forEach(function (input) {
+      if (first || document.activeElement !== input) input.value = state.q; // never fight the typist
+    });
+    first = false;
+    document.querySelectorAll(".portal-header-search input[name=q]").forEach(function (input) { input.value = state.q; });
+    return search(state).then(function (found) {
+      if (ticket !== running) return;
+      current = rank(found.candidates, found.tiers, state.filters);
+      drawFacets(state, counts(found.candidates, state.filters));
+      return drawResults(state);
+    }).then(function () {
+      if (ticket === running) root.setAttribute("data-ready", "true");
+    });
+  }
+
+  // -- wiring --------------------------------------------------------------------------------------
+
+  var form = root.querySelector("form");
+  var input = form.querySelector("input[name=q]");
+  var timer = null;
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var state = readState();
+    state.q = input.value.trim();
+    writeState(state, true);
+    run();
+  });
+  input.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(function () {
+      var state = readState();
+      state.q = input.value.trim();
+      writeState(state, false);
+      root.removeAttribute("data-ready");
+      run();
+    }, 250);
+  });
+  window.addEventListener("popstate", run);
+
+  // For tests and the benchmark: the ranked document numbers for a query, as the page computes them.
+  window.portalSearch = {
+    ids: function (query) {
+      var state = { q: query, filters: {} };
+      FACETS.forEach(function (f) { state.filters[f[0]] = []; });
+      return search(state).then(function (found) { return rank(found.candidates, found.tiers, state.filters); });
+    }
+  };
+
+  loadGz(BASE + "search/facets.json.gz").then(function (table) {
+    facets = table;
+    return run();
+  }).catch(function () {
+    root.querySelector(".portal-results").textContent = "搜索索引加载失败，请刷新页面重试。";
+  });
+})();
