@@ -116,6 +116,7 @@ def make_project(root: Path) -> "Project":
     shutil.copy(REPO / "mkdocs.yml", root / "mkdocs.yml")
     for folder in ("catalog", "content", "overrides"):
         shutil.copytree(REPO / folder, root / folder)
+    shutil.copytree(REPO / "scripts", root / "scripts", ignore=shutil.ignore_patterns("__pycache__"))
     (root / "resources").mkdir()
     from portal.project import Project
 

@@ -297,6 +297,7 @@
   function run() {
     var state = readState();
     var ticket = ++running;
+    root.removeAttribute("data-ready");
     queryWords = (fold(state.q).match(/\S+/g) || []);
     root.querySelectorAll("input[name=q]").forEach(function (input) {
       if (first || document.activeElement !== input) input.value = state.q; // never fight the typist
@@ -331,7 +332,6 @@
       var state = readState();
       state.q = input.value.trim();
       writeState(state, false);
-      root.removeAttribute("data-ready");
       run();
     }, 250);
   });

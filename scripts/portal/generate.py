@@ -152,7 +152,11 @@ def _environment(site: Site) -> jinja2.Environment:
     return env
 
 
-def _page(front: dict[str, Any], body: str) -> str:
+def _page(front: dict[str, Any], body: str, generated: bool = True) -> str:
+    """A Markdown page: front matter, then the HTML body. `portal: generated` lets the MkDocs hook
+    skip Markdown parsing of a body that is already HTML."""
+    if generated:
+        front = {**front, "portal": "generated"}
     header = yaml.safe_dump(front, allow_unicode=True, sort_keys=False, width=1000)
     # Blank lines around the HTML keep Markdown from treating it as anything but one raw block.
     return f"---\n{header}---\n\n{body.strip()}\n"
@@ -235,7 +239,8 @@ def generate(
     search = env.get_template("search.html").render(root=url_to("search/index", "index"))
     writer.write("search/index.md", _page({"title": "搜索", "hide": HIDE}, search))
     intro_html = _intro_html(intro)
-    writer.write("index.md", _page({"title": "首页", "hide": HIDE}, intro_html + "\n\n" + home))
+    # The home page mixes the admin's Markdown introduction with generated HTML: it is parsed.
+    writer.write("index.md", _page({"title": "首页", "hide": HIDE}, intro_html + "\n\n" + home, generated=False))
     writer.remove_leftovers()
     return writer
 

