@@ -92,6 +92,25 @@ def make_image(path: Path, caption: str = "", size: str = "480x270") -> Path:
     return path
 
 
+def make_pptx(path: Path, title: str = "光合作用", body: str = "植物利用光能制造有机物") -> Path:
+    """Two slides: a title with body text, and a slide holding a table."""
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    deck = Presentation()
+    first = deck.slides.add_slide(deck.slide_layouts[1])
+    first.shapes.title.text = title
+    first.placeholders[1].text = body
+    second = deck.slides.add_slide(deck.slide_layouts[5])
+    second.shapes.title.text = "实验记录"
+    table = second.shapes.add_table(2, 2, Inches(1), Inches(2), Inches(4), Inches(1)).table
+    table.cell(0, 0).text, table.cell(0, 1).text = "组别", "产生气泡"
+    table.cell(1, 0).text, table.cell(1, 1).text = "光照组", "多"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deck.save(str(path))
+    return path
+
+
 def make_pdf(path: Path, text: str) -> Path:
     """A real PDF printed by headless Chromium from a small HTML page."""
     import html

@@ -11,13 +11,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from factories import make_docx, make_image, make_video, write_markdown, write_meta
+from factories import make_docx, make_image, make_pptx, make_video, write_markdown, write_meta
 
 T1, T2 = "2023-2024-1", "2023-2024-2"
 
-# (term, name, meta, files) — files: ("video"|"docx"|"image", file name, caption or title)
+# (term, name, meta, files) — files: ("video"|"docx"|"image"|"pptx"|"srt", file name, caption or title)
 FOLDERS: list[tuple[str, str, dict, list[tuple[str, str, str]]]] = [
-    (T1, "数学-认识钟表-张敏", {"标题": "认识钟表：整时与半时", "类型": "微课", "学科": "数学", "年级": "一年级", "能力点": ["B2 微课程设计与制作"], "作者": "张敏", "教研组": "小学数学组", "日期": "2023-10-12", "简介": "用动画演示时针与分针的关系，帮助学生认读整时和半时。", "关键词": ["钟表", "整时", "半时"], "优秀案例": True, "公开范围": "public", "等级": "优秀"}, [("video", "认识钟表.mp4", "认识钟表：整时与半时"), ("docx", "教学设计.docx", "认识钟表 教学设计")]),
+    (T1, "数学-认识钟表-张敏", {"标题": "认识钟表：整时与半时", "类型": "微课", "学科": "数学", "年级": "一年级", "能力点": ["B2 微课程设计与制作"], "作者": "张敏", "教研组": "小学数学组", "日期": "2023-10-12", "简介": "用动画演示时针与分针的关系，帮助学生认读整时和半时。", "关键词": ["钟表", "整时", "半时"], "优秀案例": True, "公开范围": "public", "等级": "优秀"}, [("video", "认识钟表.mp4", "认识钟表：整时与半时"), ("srt", "认识钟表.srt", "时针指向 3，分针指向 12，是 3 时。"), ("docx", "教学设计.docx", "认识钟表 教学设计"), ("pptx", "课件.pptx", "认识钟表")]),
     (T1, "数学-圆的面积-李强", {"title": "圆的面积：化曲为直", "type": "教学设计", "subject": "数学", "grade": "六年级", "competencies": ["A3", "A6"], "authors": ["李强"], "group": "小学数学组", "date": "2023-11-02", "summary": "借助几何画板动态演示把圆剪拼成近似长方形，推导圆的面积公式。", "keywords": ["圆的面积", "几何画板", "转化"]}, [("docx", "圆的面积教学设计.docx", "圆的面积 教学设计"), ("image", "剪拼示意图.png", "圆剪拼成长方形")]),
     (T1, "语文-古诗朗读-王芳", {"标题": "《静夜思》朗读指导微课", "类型": "微课", "学科": "语文", "年级": "二年级", "能力点": "Ｂ２", "作者": "王芳", "教研组": "小学语文组", "日期": "2023-09-28", "简介": "示范停顿与重音，配乐朗读古诗。", "关键词": "古诗、朗读、节奏"}, [("video", "静夜思朗读.mp4", "静夜思 朗读指导")]),
     (T1, "语文-学情分析-赵丽", {"标题": "三年级习作起步学情分析", "类型": "学情分析", "学科": "语文", "年级": "三年级", "能力点": ["A1"], "作者": "赵丽", "教研组": "小学语文组", "日期": "2023-09-20", "简介": "用问卷星收集学生习作兴趣与困难，分析起步阶段的主要障碍。"}, [("docx", "学情分析报告.docx", "三年级习作起步学情分析报告")]),
@@ -76,6 +76,10 @@ def main(target: Path) -> None:
                 make_video(folder / file_name, text)
             elif kind == "image":
                 make_image(folder / file_name, text)
+            elif kind == "pptx":
+                make_pptx(folder / file_name, text, "整时：分针指向 12，时针指向几就是几时。")
+            elif kind == "srt":
+                (folder / file_name).write_text(f"1\n00:00:00,200 --> 00:00:02,800\n{text}\n", encoding="utf-8")
             else:
                 make_docx(folder / file_name, text, doc_sections(text), [["环节", "时间", "技术支持"], ["导入", "5 分钟", "课件"], ["探究", "20 分钟", "平板"]])
     for term, name, meta, body in MARKDOWN:

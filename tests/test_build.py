@@ -49,12 +49,12 @@ def test_resource_page_shows_metadata_points_and_files(built) -> None:
     assert "B2</strong> 微课程设计与制作</a> · 混合学习环境 · 教学设计" in text
     for expected in ("张敏", "小学数学组", T1, "2023-10-12", "钟表", "整时", "优秀案例"):
         assert expected in text
-    assert '<video controls preload="metadata" src="files/%E5%BE%AE%E8%AF%BE%20%E8%A7%86%E9%A2%91%231.mp4">' in text
+    assert '<video controls preload="metadata" src="files/%E5%BE%AE%E8%AF%BE%20%E8%A7%86%E9%A2%91%231.mp4" poster="media/0-poster.jpg">' in text
     assert (project.site / "r" / f"{T1}-钟表" / "files" / "微课 视频#1.mp4").is_file()
     assert '<img src="files/%E6%9D%BF%E4%B9%A6.png"' in text
     assert '<iframe class="portal-pdf" src="files/%E5%AD%A6%E4%B9%A0%E5%8D%95.pdf"' in text
     # The .docx text is on the page: heading, paragraph and table cells.
-    assert "<h3>教学目标</h3>" in text and "<p>认识整时和半时。</p>" in text
+    assert "<h5>教学目标</h5>" in text and "<p>认识整时和半时。</p>" in text
     assert "<td>导入</td><td>5分钟</td>" in text
     # Sizes shown next to downloads; an HTML upload is published as inert text.
     assert re.search(r"下载 教学设计.docx</a>（\d+\.\d KB）", text)
@@ -187,4 +187,4 @@ def test_shipped_demo_corpus_is_all_accepted() -> None:
     assert {code[0] for r in records for code in r.competencies} == {"A", "B", "C"}
     assert len({r.term for r in records}) >= 2
     kinds = {a.kind for r in records for a in r.attachments}
-    assert {"video", "docx"} <= kinds
+    assert {"video", "document"} <= kinds

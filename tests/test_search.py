@@ -16,7 +16,7 @@ from factories import make_docx, make_project, write_meta
 from portal import pipeline
 from portal.catalog import load_catalog
 from portal.corpus import PLANTED, CorpusSpec, write_corpus
-from portal.extract import Cache, extract
+from portal.extract import Cache, Tools, extract
 from portal.index import fold, searchable_text
 from portal.model import newest_first
 from portal.project import Project
@@ -30,6 +30,8 @@ QUERIES = PLANTED + ["几何", "余数", "的面积", "内角", "核心", "素�
 @pytest.fixture(scope="module")
 def search_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Project, list[str]]:
     project = make_project(tmp_path_factory.mktemp("search"))
+    config = project.config_file.read_text(encoding="utf-8")  # previews are not what this tests
+    project.config_file.write_text(config.replace("office_previews: true", "office_previews: false"), encoding="utf-8")
     catalog = load_catalog(project.catalog)
     write_corpus(project.resources, catalog, CorpusSpec(size=400, docx_every=7))
     folder = project.resources / "2023-2024-1" / "海洋"
@@ -40,7 +42,7 @@ def search_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Project, list
     write_meta(project.resources / "2023-2024-1" / "坏的", {"title": "钟表拒收", "type": "微课", "subject": "数学",
                                                            "grade": "一年级", "competencies": ["D9"], "authors": ["张敏"]})
     outcome = pipeline.build_site(project)
-    extracted, _ = extract(outcome.intake.records, Cache(project.cache))
+    extracted, _ = extract(outcome.intake.records, Cache(project.cache), catalog, Tools.detect(previews=False))
     texts = [searchable_text(r, extracted[r.id], catalog) for r in newest_first(outcome.intake.records)]
     return project, texts
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.config import load_config
 
+from .extract import Extracted
 from .model import Record
 
 
@@ -37,15 +38,16 @@ def link_or_copy(source: Path, target: Path) -> None:
         shutil.copyfile(source, target)
 
 
-def add_attachments(records: list[Record], out: Path) -> int:
-    """Place every attachment at `r/<id>/files/<name>` beside its page; returns bytes published."""
-    total = 0
+def add_attachments(records: list[Record], extracted: dict[str, Extracted], out: Path) -> None:
+    """Place every attachment at `r/<id>/files/<name>` beside its page, and what was derived from
+    it (previews, playable videos, posters, captions) at `r/<id>/media/<name>`."""
     for record in records:
-        folder = out / "r" / record.id / "files"
+        page = out / "r" / record.id
         for attachment in record.attachments:
-            link_or_copy(attachment.source, folder / attachment.published_name)
-            total += attachment.size
-    return total
+            link_or_copy(attachment.source, page / "files" / attachment.published_name)
+        for view in extracted[record.id].files.values():
+            for derived in view.published():
+                link_or_copy(derived.source, page / "media" / derived.name)
 
 
 def publish(staged: Path, live: Path) -> None:

@@ -1,18 +1,27 @@
-"""Extract: derive readable HTML from what teachers wrote, cached by the content hash of the source.
+"""Extract: derive what pages show from what teachers handed in, cached by content hash.
 
-- the body of a Markdown submission, rendered and then sanitised (teachers may paste raw HTML);
-- the text of attached .docx files: headings, paragraphs, lists and tables, in document order.
+For each submission:
+- the body of a Markdown submission, rendered and sanitised (teachers may paste raw HTML);
+- for each attached file, by kind: the text of documents (.docx .pdf .pptx, and legacy .doc .wps
+  .ppt through LibreOffice), a PDF preview of Office documents, and for videos the probe
+  (duration, codecs), a browser-playable MP4 when the original is not, a poster frame and
+  captions from a .srt/.vtt beside it.
 
-A file that cannot be read is reported as a warning naming it; the submission still publishes and
-the file is still offered for download.
+Every artefact is made once per source content (SHA-256) into `.cache/` and reused by later
+builds; a file that fails is remembered as failed too, so a broken upload costs nothing the next
+time. A broken file is a warning naming it: the submission still publishes with the file offered
+for download, and the build never stops for it.
 """
 
 from __future__ import annotations
 
 import hashlib
-import html
+import json
+import os
 import re
+import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -21,10 +30,12 @@ import markdown
 import nh3
 from tqdm import tqdm
 
+from . import documents, video
+from .catalog import Catalog
 from .model import Attachment, Problem, Record
 
-# Bump when an extractor's output changes, so cached results made by the old code are not reused.
-EXTRACTOR_VERSION = {"docx": "1"}
+# Bump a kind's version when its output changes, so artefacts made by older code are not reused.
+VERSIONS = {"text": "2", "preview": "1", "modern": "1", "probe": "1", "playable": "1", "poster": "1", "captions": "1"}
 _CHUNK = 1 << 20
 
 
@@ -37,112 +48,228 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+class ArtefactError(Exception):
+    """Making an artefact failed (now or in an earlier build); the message is for admins."""
+
+
 @dataclass
 class Cache:
-    """Derived artefacts keyed by (extractor, version, source hash) in a git-ignored folder."""
+    """Artefacts keyed by (kind, version, source hash) in a git-ignored folder.
+
+    Hashing a 2 GB video takes seconds, so a file's hash is remembered against its size, mtime
+    and inode and recomputed only when those change.
+    """
 
     root: Path
     hits: int = 0
     misses: int = 0
+    _digests: dict[str, list[object]] = field(default_factory=dict)
+    _digests_loaded: bool = False
 
-    def _path(self, kind: str, digest: str) -> Path:
-        return self.root / kind / EXTRACTOR_VERSION[kind] / digest[:2] / digest
+    # -- digests --
+    def _memo_path(self) -> Path:
+        return self.root / "digests.json"
 
-    def get_or_make(self, kind: str, source: Path, make: Callable[[Path], str]) -> str:
-        """The artefact for `source`, made once per content. A file that failed is remembered as
-        failed too, so a broken upload is not re-read on every build; it raises ExtractionError."""
-        path = self._path(kind, file_digest(source))
-        done, failed = path.with_suffix(".html"), path.with_suffix(".error")
-        if done.exists() or failed.exists():
+    def digest(self, path: Path) -> str:
+        if not self._digests_loaded:
+            try:
+                self._digests = json.loads(self._memo_path().read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                self._digests = {}
+            self._digests_loaded = True
+        stat = path.stat()
+        key = str(path.resolve())
+        stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+        known = self._digests.get(key)
+        if known and known[:3] == stamp:
+            return str(known[3])
+        value = file_digest(path)
+        self._digests[key] = [*stamp, value]
+        return value
+
+    def save(self) -> None:
+        if self._digests_loaded:
+            self.root.mkdir(parents=True, exist_ok=True)
+            partial = self._memo_path().with_suffix(".tmp")
+            partial.write_text(json.dumps(self._digests), encoding="utf-8")
+            partial.replace(self._memo_path())
+
+    # -- artefacts --
+    def artefact(self, kind: str, digest: str, suffix: str, make: Callable[[Path], None]) -> Path:
+        """The cached file for (kind, digest), made by `make(target)` if missing."""
+        base = self.root / kind / VERSIONS[kind] / digest[:2] / digest
+        done, failed = base.with_suffix(suffix), base.with_suffix(".error")
+        if done.exists():
             self.hits += 1
-            if failed.exists():
-                raise ExtractionError(failed.read_text(encoding="utf-8"))
-            return done.read_text(encoding="utf-8")
+            return done
+        if failed.exists():
+            self.hits += 1
+            raise ArtefactError(failed.read_text(encoding="utf-8"))
         self.misses += 1
+        base.parent.mkdir(parents=True, exist_ok=True)
+        partial = base.with_name(f"{digest}.partial{os.getpid()}-{threading.get_ident()}{suffix}")
         try:
-            text, target = make(source), done
+            make(partial)
+            if not partial.exists():
+                raise ArtefactError("没有生成输出文件")
+        except (documents.DocumentError, video.MediaError, ArtefactError) as error:
+            message = str(error)
         except Exception as error:  # any parser failure on a teacher's file is a finding, not a crash
-            text, target = type(error).__name__, failed
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(".tmp")
-        partial.write_text(text, encoding="utf-8")
-        partial.replace(target)  # never leave a half-written entry behind
-        if target is failed:
-            raise ExtractionError(text)
-        return text
-
-
-class ExtractionError(Exception):
-    """A source file could not be read; the message is the kind of error the parser raised."""
-
-
-# -- .docx ---------------------------------------------------------------------------------------
-
-
-def _heading_level(style_name: str) -> int | None:
-    name = style_name.lower()
-    if name == "title" or name == "标题":
-        return 2
-    match = re.match(r"(?:heading|标题)\s*(\d)", name)
-    return min(int(match.group(1)) + 2, 6) if match else None
-
-
-def _is_list(style_name: str) -> bool:
-    name = style_name.lower()
-    return name.startswith("list") or "列表" in name or "项目符号" in name
-
-
-def docx_html(path: Path) -> str:
-    """The text of a .docx as escaped HTML: headings, paragraphs, lists and tables, in order."""
-    from docx import Document
-    from docx.table import Table
-
-    document = Document(str(path))
-    parts: list[str] = []
-    in_list = False
-    for block in document.iter_inner_content():
-        if isinstance(block, Table):
-            if in_list:
-                parts.append("</ul>")
-                in_list = False
-            parts.append(_table_html(block))
-            continue
-        text = block.text.strip()
-        if not text:
-            continue
-        style = block.style.name if block.style is not None else ""
-        is_item = _is_list(style)
-        if in_list and not is_item:
-            parts.append("</ul>")
-            in_list = False
-        level = _heading_level(style)
-        if level:
-            parts.append(f"<h{level}>{html.escape(text)}</h{level}>")
-        elif is_item:
-            if not in_list:
-                parts.append("<ul>")
-                in_list = True
-            parts.append(f"<li>{html.escape(text)}</li>")
+            message = f"无法读取（{type(error).__name__}）"
         else:
-            parts.append(f"<p>{html.escape(text)}</p>")
-    if in_list:
-        parts.append("</ul>")
-    return "\n".join(parts)
+            partial.replace(done)  # complete or absent: never a half-written artefact
+            return done
+        partial.unlink(missing_ok=True)
+        failed.write_text(message, encoding="utf-8")
+        raise ArtefactError(message)
 
 
-def _table_html(table: object) -> str:
-    rows: list[str] = []
-    for row in table.rows:  # type: ignore[attr-defined]
-        cells: list[str] = []
-        previous = None
-        for cell in row.cells:
-            if cell._tc is previous:  # a merged cell is returned once per grid column
-                continue
-            previous = cell._tc
-            text = "<br>".join(html.escape(p.text.strip()) for p in cell.paragraphs if p.text.strip())
-            cells.append(f"<td>{text}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    return '<table class="docx-table">\n' + "\n".join(rows) + "\n</table>"
+# -- what a page shows for one file --------------------------------------------------------------
+
+
+@dataclass
+class Published:
+    """A derived file to place beside the page: where it comes from and its name under media/."""
+
+    source: Path
+    name: str
+
+
+@dataclass
+class FileView:
+    text_html: str | None = None
+    text: str = ""
+    preview: Published | None = None  # PDF rendering of an Office document
+    video: video.VideoInfo | None = None
+    playable: Published | None = None  # a browser-playable copy when the original is not
+    poster: Published | None = None
+    captions: Published | None = None
+    caption_of: str | None = None  # this file is the captions of that video: not listed itself
+
+    def published(self) -> list[Published]:
+        return [p for p in (self.preview, self.playable, self.poster, self.captions) if p is not None]
+
+
+@dataclass
+class Extracted:
+    body_html: str | None = None
+    files: dict[str, FileView] = field(default_factory=dict)  # attachment name -> view
+
+    @property
+    def documents(self) -> dict[str, str]:
+        """Attachment name -> page HTML of its text, for files that have text."""
+        return {name: view.text_html for name, view in self.files.items() if view.text_html}
+
+
+@dataclass
+class Tools:
+    """Which helpers this machine has; each missing one is reported once per build."""
+
+    ffmpeg: bool
+    libreoffice: bool
+    previews: bool = True  # the school may turn Office previews off (settings: office_previews)
+
+    @classmethod
+    def detect(cls, previews: bool = True) -> Tools:
+        return cls(ffmpeg=video.ffmpeg_available(), libreoffice=documents.libreoffice() is not None, previews=previews)
+
+
+def _warn(record: Record, attachment: Attachment, reason: str) -> Problem:
+    return Problem(record.source_label, f"文件 {attachment.name}", reason, refused=False)
+
+
+def _text(cache: Cache, digest: str, reader: Callable[[Path], documents.DocText], source: Path) -> tuple[str, str]:
+    def make(target: Path) -> None:
+        target.write_text(reader(source).to_json(), encoding="utf-8")
+
+    return documents.DocText.from_json(cache.artefact("text", digest, ".json", make).read_text(encoding="utf-8"))
+
+
+def _document_view(record: Record, attachment: Attachment, index: int, cache: Cache, tools: Tools, problems: list[Problem]) -> FileView:
+    view = FileView()
+    suffix = attachment.suffix
+    digest = cache.digest(attachment.source)
+    readable: tuple[Path, Callable[[Path], documents.DocText]] | None = None
+    if suffix in documents.READERS:
+        readable = (attachment.source, documents.READERS[suffix])
+    elif suffix in documents.LEGACY_TO_MODERN and tools.libreoffice:
+        modern = documents.LEGACY_TO_MODERN[suffix]
+        try:
+            converted = cache.artefact("modern", digest, modern, lambda t: documents.convert(attachment.source, t, modern[1:]))
+            readable = (converted, documents.READERS[modern])
+        except ArtefactError as error:
+            problems.append(_warn(record, attachment, f"无法转换旧格式文档：{error}；文件仍可下载"))
+    if readable is not None:
+        try:
+            view.text_html, view.text = _text(cache, digest, readable[1], readable[0])
+            if not view.text.strip():
+                problems.append(_warn(record, attachment, "文档里没有可提取的文字（可能是扫描件或图片）"))
+        except ArtefactError as error:
+            problems.append(_warn(record, attachment, f"{error}；文件仍可下载，请检查是否损坏"))
+    if suffix in documents.OFFICE_PREVIEWABLE and tools.libreoffice and tools.previews:
+        try:
+            pdf = cache.artefact("preview", digest, ".pdf", lambda t: documents.convert(attachment.source, t, "pdf"))
+            view.preview = Published(pdf, f"{index}-preview.pdf")
+        except ArtefactError as error:
+            problems.append(_warn(record, attachment, f"无法生成 PDF 预览：{error}"))
+    return view
+
+
+def _video_view(record: Record, attachment: Attachment, index: int, cache: Cache, catalog: Catalog, problems: list[Problem]) -> FileView:
+    view = FileView()
+    digest = cache.digest(attachment.source)
+    try:
+        probed = cache.artefact("probe", digest, ".json", lambda t: t.write_text(video.probe(attachment.source).to_json(), encoding="utf-8"))
+        info = video.VideoInfo.from_json(probed.read_text(encoding="utf-8"))
+    except ArtefactError as error:
+        problems.append(_warn(record, attachment, f"{error}；文件仍可下载"))
+        return view
+    view.video = info
+    if not info.browser_playable(attachment.suffix):
+        try:
+            mp4 = cache.artefact("playable", digest, ".mp4", lambda t: video.transcode(attachment.source, t))
+            view.playable = Published(mp4, f"{index}-video.mp4")
+        except ArtefactError as error:
+            problems.append(_warn(record, attachment, f"{error}，浏览器可能无法播放；文件仍可下载"))
+    try:
+        jpg = cache.artefact("poster", digest, ".jpg", lambda t: video.poster(attachment.source, t, info.duration))
+        view.poster = Published(jpg, f"{index}-poster.jpg")
+    except ArtefactError as error:
+        problems.append(_warn(record, attachment, error.args[0]))
+    limit = catalog.types[record.type].max_minutes if record.type in catalog.types else None
+    if limit and info.minutes > limit:
+        problems.append(_warn(record, attachment, f"视频时长 {info.clock}，超过{record.type}建议的 {limit:g} 分钟"))
+    return view
+
+
+def _attach_captions(record: Record, views: dict[str, FileView], cache: Cache, problems: list[Problem]) -> None:
+    """A .srt/.vtt with the same stem as a video becomes that video's captions track."""
+    videos = {Path(a.name).with_suffix("").as_posix(): a for a in record.attachments if views[a.name].video is not None}
+    for index, attachment in enumerate(record.attachments):
+        if attachment.suffix not in video.CAPTION_SUFFIXES:
+            continue
+        target = videos.get(Path(attachment.name).with_suffix("").as_posix())
+        if target is None:
+            continue
+        try:
+            vtt = cache.artefact("captions", cache.digest(attachment.source), ".vtt", lambda t: video.captions(attachment.source, t))
+        except ArtefactError as error:
+            problems.append(_warn(record, attachment, f"字幕无法使用：{error}"))
+            continue
+        views[target.name].captions = Published(vtt, f"{index}-captions.vtt")
+        views[attachment.name].caption_of = target.name
+
+
+def _view(record: Record, attachment: Attachment, index: int, cache: Cache, catalog: Catalog, tools: Tools) -> tuple[FileView, list[Problem]]:
+    problems: list[Problem] = []
+    if attachment.size == 0:
+        problems.append(_warn(record, attachment, "文件是空的（0 字节）"))
+        return FileView(), problems
+    if attachment.suffix in video.VIDEO_SUFFIXES:
+        if not tools.ffmpeg:
+            return FileView(), problems
+        return _video_view(record, attachment, index, cache, catalog, problems), problems
+    return _document_view(record, attachment, index, cache, tools, problems), problems
 
 
 # -- Markdown bodies -----------------------------------------------------------------------------
@@ -158,9 +285,7 @@ def _rewrite_src(names: set[str]) -> Callable[[str, str, str], str | None]:
             if parts.scheme or parts.netloc:
                 return None
             name = parts.path.lstrip("./")
-            if name in names:
-                return "files/" + quote(name)
-            return None
+            return "files/" + quote(name) if name in names else None
         return value
 
     return attribute_filter
@@ -171,57 +296,50 @@ def markdown_html(text: str, attachment_names: Iterable[str] = ()) -> str:
     rendered = markdown.markdown(text, extensions=["tables", "fenced_code", "sane_lists"])
     # The page has its own h1 and a "正文" h2: the teacher's headings sit below them.
     rendered = re.sub(r"<(/?)h([1-6])\b", lambda m: f"<{m.group(1)}h{min(int(m.group(2)) + 2, 6)}", rendered)
-    return nh3.clean(
-        rendered,
-        attribute_filter=_rewrite_src(set(attachment_names)),
-        link_rel="noopener noreferrer",
-    )
+    return nh3.clean(rendered, attribute_filter=_rewrite_src(set(attachment_names)), link_rel="noopener noreferrer")
 
 
 # -- the stage -----------------------------------------------------------------------------------
 
 
-@dataclass
-class Extracted:
-    body_html: str | None = None
-    documents: dict[str, str] = field(default_factory=dict)  # attachment name -> HTML
+def missing_tool_notes(tools: Tools, records: list[Record]) -> list[Problem]:
+    """Said once per build, not once per file."""
+    suffixes = {a.suffix for r in records for a in r.attachments}
+    notes: list[Problem] = []
+    if not tools.ffmpeg and suffixes & video.VIDEO_SUFFIXES:
+        notes.append(Problem("（全部成果）", "视频", "未安装 ffmpeg：视频没有封面和时长，无法转码的视频浏览器可能无法播放。请安装：apt-get install ffmpeg", False))
+    if not tools.libreoffice and suffixes & documents.OFFICE_PREVIEWABLE:
+        notes.append(Problem("（全部成果）", "文档", "未安装 LibreOffice：Office 文档没有 PDF 预览，.doc/.wps/.ppt 的文字无法显示（文件仍可下载）。请安装：apt-get install libreoffice-writer-nogui libreoffice-impress-nogui", False))
+    return notes
 
 
-EXTRACTORS: dict[str, Callable[[Path], str]] = {"docx": docx_html}
-
-
-def _extract_attachment(
-    record: Record, attachment: Attachment, cache: Cache, problems: list[Problem]
-) -> str | None:
-    make = EXTRACTORS.get(attachment.kind)
-    if make is None:
-        return None
-    try:
-        return cache.get_or_make(attachment.kind, attachment.source, make)
-    except ExtractionError as error:  # a corrupt upload must not stop the build
-        problems.append(
-            Problem(
-                record.source_label,
-                f"文件 {attachment.name}",
-                f"无法读取文件内容（{error}），文件仍可下载，请检查是否损坏",
-                refused=False,
-            )
-        )
-        return None
-
-
-def extract(records: list[Record], cache: Cache) -> tuple[dict[str, Extracted], list[Problem]]:
-    results: dict[str, Extracted] = {}
-    problems: list[Problem] = []
-    for record in tqdm(records, desc="提取文档内容", unit="份", disable=None, leave=False):
-        extracted = Extracted()
+def extract(records: list[Record], cache: Cache, catalog: Catalog, tools: Tools | None = None, workers: int | None = None) -> tuple[dict[str, Extracted], list[Problem]]:
+    """Derive every page's extra content. Conversions run side by side (they are ffmpeg and
+    LibreOffice processes, so threads suffice); results are collected in a stable order."""
+    tools = tools or Tools.detect()
+    results = {r.id: Extracted() for r in records}
+    problems: list[Problem] = missing_tool_notes(tools, records)
+    for record in records:
         if record.body_markdown and record.body_markdown.strip():
-            extracted.body_html = markdown_html(
-                record.body_markdown, (a.name for a in record.attachments)
-            )
-        for attachment in record.attachments:
-            text = _extract_attachment(record, attachment, cache, problems)
-            if text:
-                extracted.documents[attachment.name] = text
-        results[record.id] = extracted
+            results[record.id].body_html = markdown_html(record.body_markdown, (a.name for a in record.attachments))
+
+    jobs = [(record, index, attachment) for record in records for index, attachment in enumerate(record.attachments)]
+    found: dict[tuple[str, int], tuple[FileView, list[Problem]]] = {}
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool:
+        futures: dict[Future[tuple[FileView, list[Problem]]], tuple[str, int]] = {
+            pool.submit(_view, record, attachment, index, cache, catalog, tools): (record.id, index)
+            for record, index, attachment in jobs
+        }
+        progress = tqdm(as_completed(futures), total=len(futures), desc="处理附件", unit="个", disable=None, leave=False)
+        for future in progress:
+            found[futures[future]] = future.result()
+    for record in records:
+        views: dict[str, FileView] = {}
+        for index, attachment in enumerate(record.attachments):
+            view, file_problems = found[(record.id, index)]
+            views[attachment.name] = view
+            problems.extend(file_problems)
+        _attach_captions(record, views, cache, problems)
+        results[record.id].files = views
+    cache.save()
     return results, problems

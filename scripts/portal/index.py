@@ -90,8 +90,8 @@ def metadata_text(record: Record, catalog: Catalog) -> str:
 
 
 def body_text(extracted: Extracted) -> str:
-    parts = [extracted.body_html or "", *extracted.documents.values()]
-    return " ".join(" ".join(html_text(p).split()) for p in parts if p)
+    parts = [html_text(extracted.body_html or ""), *(view.text for view in extracted.files.values())]
+    return " ".join(" ".join(p.split()) for p in parts if p)
 
 
 def searchable_text(record: Record, extracted: Extracted, catalog: Catalog) -> str:

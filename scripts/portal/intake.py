@@ -55,7 +55,7 @@ _TRUE = {"true", "yes", "y", "1", "是", "对", "优秀案例"}
 _FALSE = {"false", "no", "n", "0", "否", "不是", ""}
 _SHARE = {"campus": "campus", "校内": "campus", "public": "public", "公开": "public"}
 _IGNORED_FILES = {"thumbs.db", "desktop.ini"}
-_SHOW_ORDER = {"video": 0, "image": 1, "pdf": 2, "docx": 3}
+_SHOW_ORDER = {"video": 0, "image": 1, "pdf": 2, "document": 3, "presentation": 4}
 
 
 def field_label(key: str) -> str:

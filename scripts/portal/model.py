@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # How an attachment is shown on its page, decided from its file name extension.
-VIDEO_EXTENSIONS = {".mp4", ".m4v", ".webm"}
+VIDEO_EXTENSIONS = {".mp4", ".m4v", ".webm", ".mov", ".flv", ".wmv", ".avi", ".mkv", ".mpg", ".mpeg", ".3gp", ".ts"}
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp"}
 # Files a browser would run as a page if opened from our own origin: published as plain text.
 ACTIVE_EXTENSIONS = {".html", ".htm", ".xhtml", ".svg", ".xml", ".js", ".mjs", ".shtml"}
@@ -33,8 +33,10 @@ class Attachment:
             return "image"
         if suffix == ".pdf":
             return "pdf"
-        if suffix == ".docx":
-            return "docx"
+        if suffix in (".docx", ".doc", ".wps", ".rtf", ".odt"):
+            return "document"
+        if suffix in (".pptx", ".ppt", ".pps", ".ppsx", ".odp"):
+            return "presentation"
         return "file"
 
     @property

@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 
 from .build import add_attachments, mkdocs_site, publish
 from .catalog import load_catalog
-from .extract import Cache, extract
+from .extract import Cache, Tools, extract
 from .generate import generate
 from .index import build_index
 from .intake import scan
 from .model import Intake, Problem
 from .project import Project
+from .settings import Settings
 
 
 @dataclass
@@ -47,7 +48,8 @@ def build_site(project: Project) -> Outcome:
     with outcome.timed("intake"):
         outcome.intake = intake = scan(project.resources, catalog)
     with outcome.timed("extract"):
-        extracted, outcome.problems = extract(intake.records, outcome.cache)
+        tools = Tools.detect(previews=Settings.load(project.config_file).office_previews)
+        extracted, outcome.problems = extract(intake.records, outcome.cache, catalog, tools)
     with outcome.timed("generate"):
         outcome.pages_changed = generate(intake.records, extracted, catalog, project.docs, project.content).changed
     staged = project.work / "site.new"
@@ -55,7 +57,7 @@ def build_site(project: Project) -> Outcome:
         shutil.rmtree(staged)
     with outcome.timed("mkdocs"):
         mkdocs_site(project.config_file, project.docs, staged)
-        add_attachments(intake.records, staged)
+        add_attachments(intake.records, extracted, staged)
     with outcome.timed("index"):
         outcome.index_sizes = build_index(intake.records, extracted, catalog, staged)
     publish(staged, project.site)

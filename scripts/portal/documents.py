@@ -1,0 +1,248 @@
+"""Readable text from teachers' documents: .docx (python-docx), .pdf (pypdf), .pptx (python-pptx),
+and the legacy .doc/.wps/.ppt formats through LibreOffice.
+
+Each reader returns the full plain text (for search) and escaped HTML for the page, cut at a
+character budget so one 200-page upload cannot make a page of megabytes.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PAGE_TEXT_BUDGET = 12_000  # characters of document text shown on a page; search sees all of it
+LIBREOFFICE_TIMEOUT = 300
+OFFICE_PREVIEWABLE = {".docx", ".doc", ".wps", ".pptx", ".ppt", ".pps", ".ppsx", ".odt", ".odp", ".rtf"}
+LEGACY_TO_MODERN = {".doc": ".docx", ".wps": ".docx", ".rtf": ".docx", ".odt": ".docx", ".ppt": ".pptx", ".pps": ".pptx", ".odp": ".pptx"}
+
+
+class DocumentError(Exception):
+    """A document could not be read; the message says why, in Chinese."""
+
+
+@dataclass
+class DocText:
+    """What a reader found: HTML blocks for the page and the whole text for search."""
+
+    blocks: list[str] = field(default_factory=list)
+    parts: list[str] = field(default_factory=list)
+    shown: int = 0
+    cut: bool = False
+
+    def add(self, tag: str, text: str) -> None:
+        text = text.strip()
+        if not text:
+            return
+        self.parts.append(text)
+        if self.shown >= PAGE_TEXT_BUDGET:
+            self.cut = True
+            return
+        self.shown += len(text)
+        self.blocks.append(f"<{tag}>{html.escape(text)}</{tag}>")
+
+    def add_html(self, markup: str, text: str) -> None:
+        self.parts.append(text)
+        if self.shown >= PAGE_TEXT_BUDGET:
+            self.cut = True
+            return
+        self.shown += len(text)
+        self.blocks.append(markup)
+
+    @property
+    def html(self) -> str:
+        tail = ['<p class="portal-cut">（文字较长，页面只显示前一部分；完整内容请查看预览或下载原文件。）</p>'] if self.cut else []
+        return "\n".join(self.blocks + tail)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.parts)
+
+    def to_json(self) -> str:
+        return json.dumps({"html": self.html, "text": self.text}, ensure_ascii=False)
+
+    @staticmethod
+    def from_json(data: str) -> tuple[str, str]:
+        loaded = json.loads(data)
+        return loaded["html"], loaded["text"]
+
+
+# -- .docx ---------------------------------------------------------------------------------------
+
+
+def _heading_level(style_name: str) -> int | None:
+    name = style_name.lower()
+    # The page already has h1 (title), h2 (成果文件) and h3 (the file's name).
+    if name in ("title", "标题"):
+        return 4
+    match = re.match(r"(?:heading|标题)\s*(\d)", name)
+    return min(int(match.group(1)) + 4, 6) if match else None
+
+
+def _is_list(style_name: str) -> bool:
+    name = style_name.lower()
+    return name.startswith("list") or "列表" in name or "项目符号" in name
+
+
+def _table_rows(rows: Iterable[object]) -> tuple[str, str]:
+    html_rows: list[str] = []
+    text_rows: list[str] = []
+    for row in rows:
+        cells: list[str] = []
+        texts: list[str] = []
+        previous = None
+        for cell in row.cells:  # type: ignore[attr-defined]
+            # python-docx returns a merged cell once per grid column; python-pptx marks the spanned ones.
+            if cell._tc is previous or getattr(cell, "is_spanned", False):
+                continue
+            previous = cell._tc
+            paragraphs = cell.paragraphs if hasattr(cell, "paragraphs") else cell.text_frame.paragraphs
+            lines = [p.text.strip() for p in paragraphs if p.text.strip()]
+            cells.append("<td>" + "<br>".join(html.escape(line) for line in lines) + "</td>")
+            texts.append(" ".join(lines))
+        html_rows.append("<tr>" + "".join(cells) + "</tr>")
+        text_rows.append(" | ".join(texts))
+    return '<table class="docx-table">\n' + "\n".join(html_rows) + "\n</table>", "\n".join(text_rows)
+
+
+def read_docx(path: Path) -> DocText:
+    """Headings, paragraphs, lists and tables, in document order."""
+    from docx import Document
+    from docx.table import Table
+
+    try:
+        document = Document(str(path))
+    except Exception as error:
+        raise DocumentError(f"不是有效的 Word 文档（{type(error).__name__}）") from error
+    found = DocText()
+    items: list[str] = []
+
+    def flush() -> None:
+        if items:
+            found.add_html("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>", "\n".join(items))
+            items.clear()
+
+    for block in document.iter_inner_content():
+        if isinstance(block, Table):
+            flush()
+            found.add_html(*_table_rows(block.rows))
+            continue
+        text = block.text.strip()
+        if not text:
+            continue
+        style = block.style.name if block.style is not None else ""
+        level = _heading_level(style)
+        if _is_list(style):
+            items.append(text)
+            continue
+        flush()
+        found.add(f"h{level}" if level else "p", text)
+    flush()
+    return found
+
+
+# -- .pdf ----------------------------------------------------------------------------------------
+
+
+def read_pdf(path: Path) -> DocText:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(str(path))
+        if reader.is_encrypted:
+            raise DocumentError("PDF 已加密，无法读取文字")
+        found = DocText()
+        for number, page in enumerate(reader.pages, start=1):
+            text = page.extract_text() or ""
+            paragraphs = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
+            if paragraphs and len(reader.pages) > 1:
+                found.add("h4", f"第 {number} 页")
+            for paragraph in paragraphs:
+                found.add("p", " ".join(paragraph.split()))
+    except DocumentError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as error:
+        raise DocumentError(f"不是有效的 PDF 文件（{type(error).__name__}）") from error
+    return found
+
+
+# -- .pptx ---------------------------------------------------------------------------------------
+
+
+def read_pptx(path: Path) -> DocText:
+    """Slide by slide: the title, then the text of every other shape and table."""
+    from pptx import Presentation
+
+    try:
+        presentation = Presentation(str(path))
+    except Exception as error:
+        raise DocumentError(f"不是有效的 PowerPoint 文件（{type(error).__name__}）") from error
+    found = DocText()
+    for number, slide in enumerate(presentation.slides, start=1):
+        title_shape = slide.shapes.title
+        title = title_shape.text_frame.text.strip() if title_shape is not None and title_shape.has_text_frame else ""
+        found.add("h4", f"第 {number} 张幻灯片" + (f"：{title}" if title else ""))
+        for shape in slide.shapes:
+            if title_shape is not None and shape.shape_id == title_shape.shape_id:
+                continue
+            if shape.has_text_frame:
+                for paragraph in shape.text_frame.paragraphs:
+                    found.add("p", "".join(run.text for run in paragraph.runs))
+            elif getattr(shape, "has_table", False) and shape.has_table:
+                found.add_html(*_table_rows(shape.table.rows))
+    return found
+
+
+READERS: dict[str, Callable[[Path], DocText]] = {".docx": read_docx, ".pdf": read_pdf, ".pptx": read_pptx}
+
+
+# -- LibreOffice ---------------------------------------------------------------------------------
+
+
+def libreoffice() -> str | None:
+    """The LibreOffice binary, or None; PORTAL_LIBREOFFICE names another one (empty: none)."""
+    import os
+
+    chosen = os.environ.get("PORTAL_LIBREOFFICE")
+    if chosen is not None:
+        return chosen or None
+    return shutil.which("soffice") or shutil.which("libreoffice")
+
+
+def convert(source: Path, target: Path, to: str) -> None:
+    """Convert with LibreOffice headless (`to`: "pdf", "docx", "pptx") into `target`.
+
+    The source is linked into a scratch folder under a plain name: LibreOffice derives the output
+    name from the input's, and names with spaces, # or emoji have tripped it up. Each call gets
+    its own profile folder so conversions can run side by side.
+    """
+    binary = libreoffice()
+    if binary is None:
+        raise DocumentError("未安装 LibreOffice")
+    with tempfile.TemporaryDirectory(prefix="portal-lo-") as scratch:
+        work = Path(scratch)
+        plain = work / f"input{source.suffix.lower()}"
+        try:
+            plain.symlink_to(source.resolve())
+        except OSError:
+            shutil.copyfile(source, plain)
+        command = [
+            binary, "--headless", "--norestore", "--nolockcheck", "--nodefault",
+            f"-env:UserInstallation={(work / 'profile').as_uri()}",
+            "--convert-to", to, "--outdir", str(work / "out"), str(plain),
+        ]
+        try:
+            subprocess.run(command, capture_output=True, timeout=LIBREOFFICE_TIMEOUT, check=False)
+        except subprocess.TimeoutExpired as error:
+            raise DocumentError("LibreOffice 转换超时") from error
+        produced = work / "out" / f"input.{to}"
+        if not produced.exists() or produced.stat().st_size == 0:
+            raise DocumentError(f"LibreOffice 无法转换为 {to.upper()}，文件可能已损坏")
+        shutil.move(str(produced), target)

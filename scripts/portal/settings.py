@@ -1,0 +1,37 @@
+"""School settings read from `extra.portal` in mkdocs.yml, with defaults for everything."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class _TolerantLoader(yaml.SafeLoader):
+    """mkdocs.yml may carry MkDocs' own tags (!ENV, !!python/name:…); we only need plain values."""
+
+
+def _ignore_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> None:
+    return None
+
+
+_TolerantLoader.add_multi_constructor("!", _ignore_tag)  # type: ignore[no-untyped-call]
+_TolerantLoader.add_multi_constructor("tag:yaml.org,2002:python/", _ignore_tag)  # type: ignore[no-untyped-call]
+
+
+@dataclass(frozen=True)
+class Settings:
+    office_previews: bool = True  # a PDF rendering of each Office document (LibreOffice, once per file)
+
+    @classmethod
+    def load(cls, config_file: Path) -> Settings:
+        try:
+            with config_file.open(encoding="utf-8") as handle:
+                config: Any = yaml.load(handle, Loader=_TolerantLoader)  # noqa: S506 - safe loader subclass
+        except OSError:
+            return cls()
+        portal = ((config or {}).get("extra") or {}).get("portal") or {}
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in portal.items() if k in known})
