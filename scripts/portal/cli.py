@@ -8,19 +8,26 @@ import time
 from pathlib import Path
 
 from . import pipeline
+from .catalog import load_catalog
+from .policy import Policy
 from .project import Project
-from .report import problem_lines, summary_lines, write_reports
+from .report import WORKBOOK, problem_lines, register_template, summary_lines, write_reports
 
 
-def _print_outcome(outcome: pipeline.Outcome, project: Project) -> None:
+def _print_outcome(outcome: pipeline.Outcome, project: Project, term: str | None = None) -> None:
     problems = outcome.intake.problems + outcome.problems
     for line in problem_lines(problems):
         print(line)
     for line in summary_lines(outcome.intake):
         print(line)
-    report = write_reports(outcome.intake, outcome.problems, project.reports)
-    if problems:
-        print(f"问题清单已写入 {report.relative_to(project.root)}")
+    catalog = load_catalog(project.catalog)
+    done = write_reports(project.resources, outcome.intake, outcome.problems, catalog, Policy.load(project.catalog), project.reports, term)
+    for problem in done.problems:
+        print(problem)
+    if done.standings:
+        count = {status: sum(1 for s in done.standings if s.status == status) for status in ("达标", "未达标", "未提交")}
+        print(f"{done.term} 教师 {len(done.standings)} 人：达标 {count['达标']} 人，未达标 {count['未达标']} 人，未提交 {count['未提交']} 人")
+    print(f"管理员报告：reports/index.html 和 reports/{WORKBOOK}")
 
 
 def cmd_site(project: Project) -> int:
@@ -35,9 +42,9 @@ def cmd_site(project: Project) -> int:
     return 0  # refusals are reported, not fatal: `check` is the strict gate
 
 
-def cmd_check(project: Project) -> int:
+def cmd_check(project: Project, term: str | None) -> int:
     outcome = pipeline.check(project)
-    _print_outcome(outcome, project)
+    _print_outcome(outcome, project, term)
     if outcome.intake.refused:
         print("检查未通过：有成果未能发布，请按上面的说明修改后重新提交。")
         return 1
@@ -68,7 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="学校仓库所在文件夹（默认当前文件夹）")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("site", help="生成校内网站到 site/")
-    commands.add_parser("check", help="只检查成果，有未通过的则返回非零")
+    check = commands.add_parser("check", help="只检查成果并写出管理员报告，有未通过的则返回非零")
+    check.add_argument("--term", help="统计完成情况的学期，如 2023-2024-1（默认最新学期）")
+    template = commands.add_parser("register-template", help="生成空白成果登记表（带下拉选项）")
+    template.add_argument("--out", type=Path, default=None, help="保存位置（默认 reports/成果登记表模板.xlsx）")
     serve = commands.add_parser("serve", help="在校园网内提供网站")
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=8000)
@@ -77,5 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "site":
         return cmd_site(project)
     if args.command == "check":
-        return cmd_check(project)
+        return cmd_check(project, args.term)
+    if args.command == "register-template":
+        out = register_template(load_catalog(project.catalog), args.out or project.reports / "成果登记表模板.xlsx")
+        print(f"空白成果登记表已生成：{out}")
+        print("填写后放入学期文件夹（如 resources/2024-2025-1/），表中“文件”一列写同一文件夹里的文件名，多个用分号隔开。")
+        return 0
     return cmd_serve(project, args.host, args.port)

@@ -79,12 +79,18 @@ class _Check:
 
     label: str
     problems: list[Problem] = field(default_factory=list)
+    columns: dict[str, str] = field(default_factory=dict)  # key -> column header, for registers
+
+    def _field(self, key: str) -> str:
+        if key in self.columns:
+            return f"列“{self.columns[key]}”"
+        return field_label(key) if key else ""
 
     def refuse(self, key: str, reason: str) -> None:
-        self.problems.append(Problem(self.label, field_label(key) if key else "", reason))
+        self.problems.append(Problem(self.label, self._field(key), reason))
 
     def warn(self, key: str, reason: str) -> None:
-        self.problems.append(Problem(self.label, field_label(key) if key else "", reason, False))
+        self.problems.append(Problem(self.label, self._field(key), reason, False))
 
     @property
     def refused(self) -> bool:
@@ -294,10 +300,10 @@ def _inside(path: Path, root: Path) -> bool:
     return True
 
 
-def listed_files(folder: Path, listed: Any, check: _Check, exclude: set[str]) -> list[Attachment]:
+def listed_files(folder: Path, listed: Any, check: _Check, exclude: set[str], separators: re.Pattern[str] = _LIST_SEPARATORS) -> list[Attachment]:
     """The files a submission names in `files`, each confined to its own folder."""
     attachments: list[Attachment] = []
-    for entry in _as_list(listed, _LIST_SEPARATORS):
+    for entry in _as_list(listed, separators):
         relative = entry.replace("\\", "/")
         pure = PurePosixPath(relative)
         if pure.is_absolute() or re.match(r"^[A-Za-z]:", relative):
@@ -415,6 +421,57 @@ def read_markdown(path: Path, term: str, label: str, catalog: Catalog) -> tuple[
     return _record(fields, path, label, attachments, body), check.problems
 
 
+# -- form 3: rows of a register spreadsheet ------------------------------------------------------
+
+# File names may contain commas; registers separate files with semicolons or 、 only.
+_FILE_SEPARATORS = re.compile(r"[;；、\n]+")
+
+
+@dataclass
+class RegisterResult:
+    records: list[Record] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    found: int = 0
+    claimed: set[Path] = field(default_factory=set)
+
+
+def read_register(path: Path, term: str, catalog: Catalog) -> RegisterResult | None:
+    """Each data row of a register is one submission; None if the file is not a register."""
+    from .register import REGISTER_COLUMNS, TableError, cell_text, find_header, read_tables
+
+    result = RegisterResult()
+    label = f"{term}/{path.name}"
+    try:
+        tables = read_tables(path)
+    except TableError as error:
+        result.problems.append(Problem(label, "", str(error)))
+        result.found = 1
+        return result
+    is_register = False
+    for table in tables:
+        header = find_header(table, REGISTER_COLUMNS, ("title", "authors"))
+        if header is None:
+            continue
+        is_register = True
+        start, mapping, written = header
+        where = f"{label}［{table.name}］" if table.name and len(tables) > 1 else label
+        for number, row in enumerate(table.rows[start + 1 :], start=start + 2):
+            raw = {key: row[i] for i, key in mapping.items() if i < len(row) and cell_text(row[i]) != ""}
+            if not raw:
+                continue  # blank rows between entries
+            result.found += 1
+            check = _Check(f"{where} 第 {number} 行", columns=written)
+            fields = normalise(raw, catalog, check, term)
+            if fields is not None:
+                fields.setdefault("id", default_id(term, f"{path.stem}-{number}"))
+                attachments = listed_files(path.parent, fields.get("files"), check, set(), _FILE_SEPARATORS)
+                if not check.refused:
+                    result.records.append(_record(fields, path, check.label, attachments, None))
+                    result.claimed.update(a.source.resolve() for a in attachments)
+            result.problems.extend(check.problems)
+    return result if is_register else None
+
+
 # -- the whole tree ------------------------------------------------------------------------------
 
 
@@ -441,20 +498,35 @@ def scan(resources: Path, catalog: Catalog) -> Intake:
     records: list[Record] = []
     problems: list[Problem] = []
     found = 0
+    all_registers: set[Path] = set()
     if not resources.is_dir():
         return Intake(records, problems, found)
     for term_dir in sorted(resources.iterdir()):
-        if _skipped(term_dir.name):
+        if _skipped(term_dir.name) or _is_roster(term_dir):
             continue
         if not term_dir.is_dir() or not is_term_name(term_dir.name):
             found += 1
             problems.append(Problem(term_dir.name, "", "resources/ 下只能放学期文件夹，名称如 2023-2024-1（学年-学期）"))
             continue
         term = term_dir.name
+        claimed: set[Path] = set()
+        registers: set[Path] = set()
+        for sheet in sorted(p for p in term_dir.iterdir() if p.suffix.lower() in (".xlsx", ".csv") and not _skipped(p.name)):
+            result = read_register(sheet, term, catalog)
+            if result is None:
+                continue  # a spreadsheet that is not a register: an ordinary loose file
+            registers.add(sheet)
+            all_registers.add(sheet)
+            found += result.found
+            records.extend(result.records)
+            problems.extend(result.problems)
+            claimed |= result.claimed
         for entry in sorted(term_dir.iterdir()):
-            if _skipped(entry.name):
+            if _skipped(entry.name) or entry in registers:
                 continue
             label = f"{term}/{entry.name}"
+            if entry.is_dir() and not any((entry / n).exists() for n in META_NAMES) and _all_claimed(entry, claimed):
+                continue  # a folder of files that a register lists
             if entry.is_symlink() and not _inside(entry, term_dir):
                 found += 1
                 problems.append(Problem(label, "", "是指向学期文件夹之外的链接，未读取"))
@@ -471,16 +543,29 @@ def scan(resources: Path, catalog: Catalog) -> Intake:
             if record is not None:
                 records.append(record)
     records = _refuse_duplicates(records, problems)
-    _warn_unclaimed(resources, records, problems)
+    _warn_unclaimed(resources, records, all_registers, problems)
     return Intake(records, problems, found)
 
 
-def _warn_unclaimed(resources: Path, records: list[Record], problems: list[Problem]) -> None:
+def _is_roster(path: Path) -> bool:
+    from .register import find_roster
+
+    return path.is_file() and find_roster(path.parent) == path
+
+
+def _all_claimed(folder: Path, claimed: set[Path]) -> bool:
+    files = [p for p in folder.rglob("*") if p.is_file() and not _skipped(p.name)]
+    return bool(files) and all(p.resolve() in claimed for p in files)
+
+
+def _warn_unclaimed(resources: Path, records: list[Record], registers: set[Path], problems: list[Problem]) -> None:
     """Loose files in a term folder that no submission names would silently vanish: say so."""
     claimed = {a.source.resolve() for r in records for a in r.attachments}
     for term_dir in sorted(p for p in resources.iterdir() if p.is_dir() and is_term_name(p.name)):
         for entry in sorted(term_dir.iterdir()):
             if _skipped(entry.name) or entry.is_dir() or entry.suffix.lower() in (".md", ".markdown"):
+                continue
+            if entry in registers:
                 continue
             if entry.resolve() not in claimed:
                 problems.append(

@@ -1,12 +1,26 @@
-"""What a build or check tells the admin: the accounting and every problem, in plain Chinese."""
+"""What a build or check tells the admin: the accounting, every problem, and each teacher's
+standing, in plain Chinese. Written to `reports/` (never into the site): `index.html` to read,
+`完成情况.xlsx` to sort and forward, `problems.txt`/`problems.json` for the terminal and tools."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from .model import Intake, Problem
+import jinja2
+
+from .catalog import Catalog
+from .generate import term_label
+from .model import Intake, Problem, Record
+from .policy import Policy, Standing, evaluate, latest_term
+from .register import TableError, Teacher, find_roster, read_roster
+
+TEMPLATES = Path(__file__).with_name("templates")
+WORKBOOK = "完成情况.xlsx"
+STATUS_FILL = {"未提交": "FDE2E1", "未达标": "FFF3CD", "达标": "E6F4EA"}
 
 
 def summary_lines(intake: Intake) -> list[str]:
@@ -32,19 +46,151 @@ def problem_lines(problems: list[Problem]) -> list[str]:
     return [str(p) for p in ordered]
 
 
-def write_reports(intake: Intake, extra: list[Problem], folder: Path) -> Path:
-    """`reports/problems.txt` for people, `reports/problems.json` for tools."""
+@dataclass
+class Completion:
+    """Each roster teacher's standing in one term, and authors the roster does not know."""
+
+    term: str | None
+    standings: list[Standing] = field(default_factory=list)
+    strangers: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)  # about the roster itself
+
+
+def completion(resources: Path, records: list[Record], catalog: Catalog, policy: Policy, term: str | None = None) -> Completion:
+    term = term or latest_term(records)
+    result = Completion(term)
+    roster_path = find_roster(resources)
+    if roster_path is None or term is None:
+        return result
+    try:
+        teachers, messages = read_roster(roster_path)
+    except TableError as error:
+        result.problems.append(Problem(roster_path.name, "", str(error)))
+        return result
+    result.problems.extend(Problem(roster_path.name, "", m, refused=False) for m in messages)
+    result.standings = [evaluate(t, records, term, catalog, policy) for t in teachers]
+    # Teachers who handed in nothing first: they are the ones an admin must chase.
+    order = {"未提交": 0, "未达标": 1, "达标": 2}
+    result.standings.sort(key=lambda s: (order[s.status], s.teacher.group or "", s.teacher.name))
+    known = {t.name for t in teachers}
+    result.strangers = sorted({a for r in records if r.term == term for a in r.authors} - known)
+    return result
+
+
+def _html(intake: Intake, problems: list[Problem], done: Completion, policy: Policy) -> str:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined)
+    return env.get_template("report.html").render(
+        term_label=term_label(done.term) if done.term else "（暂无成果）",
+        generated=dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        found=intake.found,
+        published=len(intake.records),
+        refused=intake.found - len(intake.records),
+        warnings=sum(1 for p in problems if not p.refused),
+        standings=done.standings,
+        strangers=done.strangers,
+        policy=policy,
+        problems=sorted(problems, key=lambda p: (not p.refused, p.path)),
+    )
+
+
+def _workbook(intake: Intake, problems: list[Problem], done: Completion, catalog: Catalog, path: Path) -> None:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font, PatternFill
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "教师完成情况"
+    sheet.append(["姓名", "教研组", "学科", "年龄", "成果数", "能力点", "各能力点等级", "覆盖维度", "状态", "还需要"])
+    for s in done.standings:
+        levels = "、".join(f"{c}：{lvl or '未评'}" for c, lvl in s.point_levels.items())
+        sheet.append([s.teacher.name, s.teacher.group, s.teacher.subject, s.age, len(s.records),
+                      "、".join(s.point_levels), levels, "、".join(s.dimensions), s.status, "；".join(s.unmet)])
+        fill = PatternFill("solid", fgColor=STATUS_FILL[s.status])
+        for cell in sheet[sheet.max_row]:
+            cell.fill = fill
+        if s.status == "未提交":
+            sheet.cell(sheet.max_row, 9).font = Font(bold=True, color="B71C1C")
+
+    issues = book.create_sheet("问题清单")
+    issues.append(["类别", "位置", "字段", "原因"])
+    for p in sorted(problems, key=lambda p: (not p.refused, p.path)):
+        issues.append(["未发布" if p.refused else "提醒", p.path, p.field, p.reason])
+
+    accepted = book.create_sheet("成果清单")
+    accepted.append(["编号", "标题", "类型", "学科", "年级", "能力点", "作者", "教研组", "学期", "等级", "来源"])
+    for r in intake.records:
+        accepted.append([r.id, r.title, r.type, r.subject, r.grade, "、".join(r.competencies), "、".join(r.authors),
+                         r.group, r.term, r.level, r.source_label])
+
+    if done.strangers:
+        book.create_sheet("名单外作者").append(["不在教师名单中的作者"])
+        for name in done.strangers:
+            book["名单外作者"].append([name])
+
+    for ws in book.worksheets:
+        ws.freeze_panes = "A2"
+        ws.auto_filter.ref = ws.dimensions
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+        for column in ws.columns:
+            width = max(len(str(c.value or "")) for c in column)
+            ws.column_dimensions[column[0].column_letter].width = min(60, 4 + width * 1.6)
+    book.save(path)
+
+
+def write_reports(resources: Path, intake: Intake, extra: list[Problem], catalog: Catalog, policy: Policy, folder: Path, term: str | None = None) -> Completion:
     folder.mkdir(parents=True, exist_ok=True)
-    problems = intake.problems + extra
+    done = completion(resources, intake.records, catalog, policy, term)
+    problems = intake.problems + extra + done.problems
     text = "\n".join(["成果检查报告", "", *summary_lines(intake), "", *problem_lines(problems), ""])
     (folder / "problems.txt").write_text(text, encoding="utf-8")
     data = {
         "found": intake.found,
         "published": len(intake.records),
         "refused": intake.found - len(intake.records),
-        "problems": [
-            {"path": p.path, "field": p.field, "reason": p.reason, "refused": p.refused} for p in problems
-        ],
+        "problems": [{"path": p.path, "field": p.field, "reason": p.reason, "refused": p.refused} for p in problems],
     }
     (folder / "problems.json").write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
-    return folder / "problems.txt"
+    (folder / "index.html").write_text(_html(intake, problems, done, policy), encoding="utf-8")
+    _workbook(intake, problems, done, catalog, folder / WORKBOOK)
+    return done
+
+
+def register_template(catalog: Catalog, path: Path) -> Path:
+    """An empty register with drop-down lists, for teachers to fill in Excel or WPS."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "成果登记表"
+    headers = ["标题", "作者", "学科", "年级", "能力点", "成果类型", "文件", "教研组", "简介", "关键词", "日期", "公开范围", "优秀案例"]
+    sheet.append(headers)
+    options = book.create_sheet("选项")
+    lists = {
+        "学科": catalog.subjects,
+        "年级": catalog.grades,
+        "能力点": [f"{p.code} {p.name}" for p in catalog.points.values()],
+        "成果类型": list(catalog.types),
+        "公开范围": ["campus", "public"],
+        "优秀案例": ["是", "否"],
+    }
+    for column, (name, values) in enumerate(lists.items(), start=1):
+        options.cell(1, column, name)
+        for row, value in enumerate(values, start=2):
+            options.cell(row, column, value)
+        letter = options.cell(1, column).column_letter
+        validation = DataValidation(type="list", formula1=f"=选项!${letter}$2:${letter}${len(values) + 1}", allow_blank=True,
+                                    showErrorMessage=True, errorTitle="请从列表中选择", error=f"{name}请从下拉列表中选择")
+        target = sheet.cell(1, headers.index(name) + 1).column_letter
+        validation.add(f"{target}2:{target}1000")
+        sheet.add_data_validation(validation)
+    options.sheet_state = "hidden"
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+        sheet.column_dimensions[cell.column_letter].width = 18
+    sheet.freeze_panes = "A2"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
+    return path
