@@ -7,7 +7,7 @@ RUN := PYTHONPATH=scripts $(PY) -m portal
 PORT ?= 8000
 HOST ?= 0.0.0.0
 
-.PHONY: serve test site check register-template setup setup-test clean
+.PHONY: serve test site check briefing-pdf register-template setup setup-test clean
 
 ## 在全新机器上搭建环境、生成网站，并在校园网内提供服务（支持视频拖动进度）
 serve: setup
@@ -21,6 +21,11 @@ site: setup
 ## 只检查成果；有成果未通过时返回非零
 check: setup
 	$(RUN) check
+
+## 把研修简报打印成 A4 PDF（reports/briefings/），使用 chromium
+briefing-pdf: site
+	bash scripts/setup-system.sh print
+	$(RUN) briefing-pdf
 
 ## 生成空白成果登记表（Excel，带下拉选项）到 reports/
 register-template: setup

@@ -4,13 +4,15 @@
 #            (Office previews, old .doc/.ppt) and CJK fonts (Chinese in those previews) are
 #            installed when possible, and the build says what is missing when they are not.
 #   test:    everything, plus Debian's chromium for the browser tests; all required.
+#   print:   chromium and CJK fonts, to print briefings as PDF.
 set -euo pipefail
 
 media=(ffmpeg libreoffice-writer-nogui libreoffice-impress-nogui fonts-noto-cjk)
 case "${1:-runtime}" in
   runtime) required=(python3-venv); optional=("${media[@]}") ;;
   test) required=("${media[@]}" chromium); optional=() ;;
-  *) echo "用法：$0 runtime|test" >&2; exit 2 ;;
+  print) required=(chromium fonts-noto-cjk); optional=() ;;
+  *) echo "用法：$0 runtime|test|print" >&2; exit 2 ;;
 esac
 
 missing_of() {

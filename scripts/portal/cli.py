@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("site", help="生成校内网站到 site/")
     check = commands.add_parser("check", help="只检查成果并写出管理员报告，有未通过的则返回非零")
     check.add_argument("--term", help="统计完成情况的学期，如 2023-2024-1（默认最新学期）")
+    commands.add_parser("briefing-pdf", help="把研修简报打印成 A4 PDF 到 reports/briefings/")
     template = commands.add_parser("register-template", help="生成空白成果登记表（带下拉选项）")
     template.add_argument("--out", type=Path, default=None, help="保存位置（默认 reports/成果登记表模板.xlsx）")
     serve = commands.add_parser("serve", help="在校园网内提供网站")
@@ -88,6 +89,18 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_site(project)
     if args.command == "check":
         return cmd_check(project, args.term)
+    if args.command == "briefing-pdf":
+        from .printing import briefing_pdfs
+
+        if not (project.site / "index.html").exists():
+            print("还没有生成网站，请先运行 make site。", file=sys.stderr)
+            return 1
+        written = briefing_pdfs(project.site, project.reports / "briefings")
+        for path in written:
+            print(f"已生成 {path.relative_to(project.root)}")
+        if not written:
+            print("没有简报：在 content/briefings/ 中添加简报后重新运行 make site。")
+        return 0
     if args.command == "register-template":
         out = register_template(load_catalog(project.catalog), args.out or project.reports / "成果登记表模板.xlsx")
         print(f"空白成果登记表已生成：{out}")

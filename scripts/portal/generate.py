@@ -27,9 +27,13 @@ from urllib.parse import quote
 import jinja2
 import yaml
 
+from .briefings import BRIEFINGS, FEED, Charts, atom_feed, read_briefings, render_briefing, stats_context
 from .catalog import Catalog, fold
 from .extract import Extracted
-from .model import Record, newest_first
+from .model import Problem, Record, newest_first, term_label
+from .register import Teacher
+from .settings import Settings
+from .stats import DEFINITIONS
 
 PAGE_SIZE = 50
 # Generated pages use the full width: the site navigation is in the tabs at the top.
@@ -179,6 +183,15 @@ class Writer:
         path.write_text(text, encoding="utf-8")
         self.changed += 1
 
+    def write_bytes(self, relative: str, data: bytes) -> None:
+        path = self.docs / relative
+        self.written.add(path)
+        if path.exists() and path.read_bytes() == data:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        self.changed += 1
+
     def copy(self, source: Path, relative: str) -> None:
         path = self.docs / relative
         self.written.add(path)
@@ -202,11 +215,15 @@ def generate(
     catalog: Catalog,
     docs: Path,
     content: Path,
-) -> Writer:
-    """Write every page of the campus site into `docs`."""
+    roster: list[Teacher] | None = None,
+    settings: Settings | None = None,
+) -> tuple[Writer, list[Problem]]:
+    """Write every page of the campus site into `docs`; returns problems with briefings."""
+    settings = settings or Settings()
     site = Site(records, catalog)
     env = _environment(site)
     writer = Writer(docs)
+    problems: list[Problem] = []
 
     intro = ""
     if content.is_dir():
@@ -214,8 +231,8 @@ def generate(
             relative = source.relative_to(content).as_posix()
             if relative == "index.md":
                 intro = source.read_text(encoding="utf-8")
-                continue
-            writer.copy(source, relative)
+            elif not (relative.startswith(f"{BRIEFINGS}/") and source.suffix == ".md"):
+                writer.copy(source, relative)  # briefings are rendered below; their photos are copied
 
     resource = env.get_template("resource.html")
     for record in records:
@@ -241,8 +258,35 @@ def generate(
     intro_html = _intro_html(intro)
     # The home page mixes the admin's Markdown introduction with generated HTML: it is parsed.
     writer.write("index.md", _page({"title": "首页", "hide": HIDE}, intro_html + "\n\n" + home, generated=False))
+    _statistics_and_briefings(site, env, writer, content, roster, settings, problems)
     writer.remove_leftovers()
-    return writer
+    return writer, problems
+
+
+def _statistics_and_briefings(
+    site: Site, env: jinja2.Environment, writer: Writer, content: Path,
+    roster: list[Teacher] | None, settings: Settings, problems: list[Problem],
+) -> None:
+    briefings = read_briefings(content / BRIEFINGS, problems)
+    terms = sorted({r.term for r in site.records} | {b.term for b in briefings}, reverse=True)
+    stats = stats_context(site.records, site.catalog, roster, terms)
+    page = env.get_template("stats.html")
+    for term in terms:
+        path = f"stats/{term}"
+        body = page.render(root=url_to(path, "index"), s=stats[term], charts=Charts(stats[term], site.catalog),
+                           label=term_label(term), definitions=DEFINITIONS)
+        writer.write(f"{path}.md", _page({"title": f"{term_label(term)}统计", "hide": HIDE}, body))
+    overview = env.get_template("stats_index.html").render(
+        root=url_to("stats/index", "index"), terms=[(t, term_label(t), stats[t]) for t in terms])
+    writer.write("stats/index.md", _page({"title": "学期统计", "hide": HIDE}, overview))
+
+    for briefing in briefings:
+        text = render_briefing(briefing, stats[briefing.term], site.catalog, problems)
+        writer.write(f"{BRIEFINGS}/{briefing.slug}.md", _page({"title": briefing.title, "hide": HIDE}, text, generated=False))
+    listing = env.get_template("briefings.html").render(
+        root=url_to(f"{BRIEFINGS}/index", "index"), briefings=[(b, term_label(b.term)) for b in briefings], feed=FEED)
+    writer.write(f"{BRIEFINGS}/index.md", _page({"title": "研修简报", "hide": HIDE}, listing))
+    writer.write_bytes(f"{BRIEFINGS}/{FEED}", atom_feed(briefings, settings.site_name, settings.site_url))
 
 
 def _intro_html(text: str) -> str:
@@ -316,11 +360,3 @@ def _value_heading(site: Site, folder: str, value: str) -> str:
     if folder == "terms":
         return term_label(value)
     return value
-
-
-def term_label(term: str) -> str:
-    """"2023-2024-1" -> "2023-2024 学年第一学期"."""
-    match = re.match(r"^(\d{4})-(\d{4})-([12])$", term)
-    if not match:
-        return term
-    return f"{match.group(1)}-{match.group(2)} 学年第{'一' if match.group(3) == '1' else '二'}学期"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +70,14 @@ class Record:
     review: str | None = None
     exemplary: bool = False
     share: str = "campus"
+
+
+def term_label(term: str) -> str:
+    """"2023-2024-1" -> "2023-2024 学年第一学期"."""
+    match = re.match(r"^(\d{4})-(\d{4})-([12])$", term)
+    if not match:
+        return term
+    return f"{match.group(1)}-{match.group(2)} 学年第{'一' if match.group(3) == '1' else '二'}学期"
 
 
 def newest_first(records: Iterable[Record]) -> list[Record]:

@@ -16,6 +16,7 @@ from .index import build_index
 from .intake import scan
 from .model import Intake, Problem
 from .project import Project
+from .register import TableError, Teacher, find_roster, read_roster
 from .settings import Settings
 
 
@@ -37,6 +38,17 @@ class Outcome:
             self.seconds[stage] = time.perf_counter() - started
 
 
+def load_roster(project: Project, problems: list[Problem]) -> list[Teacher] | None:
+    """The roster, if the school keeps one; its own problems are reported by the admin report."""
+    path = find_roster(project.resources)
+    if path is None:
+        return None
+    try:
+        return read_roster(path)[0]
+    except TableError:
+        return None
+
+
 def check(project: Project) -> Outcome:
     """Validate every submission; nothing is built or written except the report."""
     return Outcome(scan(project.resources, load_catalog(project.catalog)))
@@ -47,11 +59,15 @@ def build_site(project: Project) -> Outcome:
     outcome = Outcome(Intake([], [], 0), cache=Cache(project.cache))
     with outcome.timed("intake"):
         outcome.intake = intake = scan(project.resources, catalog)
+    settings = Settings.load(project.config_file)
     with outcome.timed("extract"):
-        tools = Tools.detect(previews=Settings.load(project.config_file).office_previews)
+        tools = Tools.detect(previews=settings.office_previews)
         extracted, outcome.problems = extract(intake.records, outcome.cache, catalog, tools)
     with outcome.timed("generate"):
-        outcome.pages_changed = generate(intake.records, extracted, catalog, project.docs, project.content).changed
+        roster = load_roster(project, outcome.problems)
+        writer, briefing_problems = generate(intake.records, extracted, catalog, project.docs, project.content, roster, settings)
+        outcome.pages_changed = writer.changed
+        outcome.problems.extend(briefing_problems)
     staged = project.work / "site.new"
     if staged.exists():
         shutil.rmtree(staged)

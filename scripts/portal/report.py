@@ -13,8 +13,7 @@ from pathlib import Path
 import jinja2
 
 from .catalog import Catalog
-from .generate import term_label
-from .model import Intake, Problem, Record
+from .model import Intake, Problem, Record, term_label
 from .policy import Policy, Standing, evaluate, latest_term
 from .register import TableError, Teacher, find_roster, read_roster
 

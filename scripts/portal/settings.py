@@ -24,6 +24,8 @@ _TolerantLoader.add_multi_constructor("tag:yaml.org,2002:python/", _ignore_tag) 
 @dataclass(frozen=True)
 class Settings:
     office_previews: bool = True  # a PDF rendering of each Office document (LibreOffice, once per file)
+    site_name: str = "教学成果资源平台"  # from mkdocs.yml's own site_name
+    site_url: str | None = None  # from mkdocs.yml's site_url, when the school sets one
 
     @classmethod
     def load(cls, config_file: Path) -> Settings:
@@ -32,6 +34,8 @@ class Settings:
                 config: Any = yaml.load(handle, Loader=_TolerantLoader)  # noqa: S506 - safe loader subclass
         except OSError:
             return cls()
-        portal = ((config or {}).get("extra") or {}).get("portal") or {}
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in portal.items() if k in known})
+        config = config or {}
+        portal = (config.get("extra") or {}).get("portal") or {}
+        known = {f.name for f in fields(cls)} - {"site_name", "site_url"}
+        values = {k: v for k, v in portal.items() if k in known}
+        return cls(**values, site_name=str(config.get("site_name") or cls.site_name), site_url=config.get("site_url"))

@@ -1,0 +1,168 @@
+"""Term statistics pages and briefings (研修简报), as pages for the generate stage.
+
+Admins write `content/briefings/<term>-<n>.md`: front matter (term, issue, date, title) and
+Markdown with photos, placing the term's figures and charts with Jinja2 placeholders such as
+`{{ stats.participation_rate }}` or `{{ charts.groups }}`. The template runs sandboxed with
+autoescaping, so names typed by teachers stay text; charts are trusted SVG made here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import frontmatter
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
+
+from . import charts
+from .catalog import Catalog
+from .model import Problem, Record, term_label
+from .register import Teacher
+from .stats import DEFINITIONS, TermStats, term_stats
+
+BRIEFINGS = "briefings"
+FEED = "feed.xml"
+
+
+class Charts:
+    """The charts of one term, drawn on first use (a briefing may use none of them)."""
+
+    def __init__(self, stats: TermStats, catalog: Catalog):
+        self._stats = stats
+        self._catalog = catalog
+        self._drawn: dict[str, Markup] = {}
+
+    def _draw(self, name: str) -> Markup:
+        if name not in self._drawn:
+            s, label = self._stats, term_label(self._stats.term)
+            svg = {
+                "groups": lambda: charts.bar_chart(list(s.by_group), list(s.by_group.values()), f"{label} 各教研组成果数"),
+                "grid": lambda: charts.heat_map(self._catalog, s.grid, f"{label} 教学环境 × 维度"),
+                "points": lambda: charts.point_coverage(self._catalog, s.by_point, f"{label} 30 个微能力点的成果数"),
+                "participation": lambda: charts.bar_chart(
+                    [g.group for g in s.group_participation], [g.participating for g in s.group_participation],
+                    f"{label} 各教研组参与教师数", colour="#5c6bc0"),
+                "types": lambda: charts.bar_chart(list(s.by_type), list(s.by_type.values()), f"{label} 各类型成果数", colour="#8d6e63"),
+            }[name]()
+            self._drawn[name] = Markup(f'<figure class="portal-figure">{svg}</figure>')
+        return self._drawn[name]
+
+    @property
+    def groups(self) -> Markup:
+        return self._draw("groups")
+
+    @property
+    def grid(self) -> Markup:
+        return self._draw("grid")
+
+    @property
+    def points(self) -> Markup:
+        return self._draw("points")
+
+    @property
+    def participation(self) -> Markup:
+        return self._draw("participation")
+
+    @property
+    def types(self) -> Markup:
+        return self._draw("types")
+
+
+@dataclass
+class Briefing:
+    source: Path
+    slug: str
+    term: str
+    issue: str
+    date: dt.date | None
+    title: str
+    body: str  # Markdown with placeholders
+
+
+def _as_date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def read_briefings(folder: Path, problems: list[Problem]) -> list[Briefing]:
+    found: list[Briefing] = []
+    if not folder.is_dir():
+        return found
+    for path in sorted(folder.glob("*.md")):
+        label = f"content/{BRIEFINGS}/{path.name}"
+        try:
+            post = frontmatter.loads(path.read_text(encoding="utf-8-sig"))
+        except Exception as error:  # a briefing with broken front matter is skipped and named
+            problems.append(Problem(label, "", f"简报开头的信息无法读取（{type(error).__name__}），未发布"))
+            continue
+        meta = post.metadata
+        term = str(meta.get("term") or meta.get("学期") or path.stem.rsplit("-", 1)[0])
+        if not re.match(r"^\d{4}-\d{4}-[12]$", term):
+            problems.append(Problem(label, "term（学期）", f"学期“{term}”格式不对，应写成 2023-2024-1，未发布"))
+            continue
+        issue = str(meta.get("issue") or meta.get("期数") or "")
+        if issue.isdigit():
+            issue = f"第{issue}期"
+        date = _as_date(meta.get("date") or meta.get("日期"))
+        title = str(meta.get("title") or meta.get("标题") or f"{term_label(term)}研修简报{issue}")
+        found.append(Briefing(path, path.stem, term, issue, date, title, post.content))
+    # Newest first: by date, then by file name for briefings of one day.
+    found.sort(key=lambda b: (b.date or dt.date.min, b.slug), reverse=True)
+    return found
+
+
+def render_briefing(briefing: Briefing, stats: TermStats, catalog: Catalog, problems: list[Problem]) -> str:
+    """The briefing's Markdown with its placeholders filled in; on a template error the text is
+    published without substitution and the error is reported."""
+    env = SandboxedEnvironment(autoescape=True, undefined=jinja2.ChainableUndefined)
+    context = {"stats": stats, "charts": Charts(stats, catalog), "term": term_label(briefing.term), "catalog": catalog}
+    try:
+        body = env.from_string(briefing.body).render(context)
+    except jinja2.TemplateError as error:
+        problems.append(Problem(f"content/{BRIEFINGS}/{briefing.source.name}", "占位符", f"无法替换（{error}），简报按原文发布"))
+        body = briefing.body
+    notice = ""
+    if stats.empty:
+        notice = f'!!! note "说明"\n    {term_label(briefing.term)}暂无已发布的成果，简报中的统计数字均为 0。\n\n'
+    heading = f"# {briefing.title}\n\n"
+    meta = f'<p class="portal-briefing__meta">{briefing.issue} · {term_label(briefing.term)}{" · " + briefing.date.isoformat() if briefing.date else ""}</p>\n\n'
+    return heading + meta + notice + body
+
+
+def stats_context(records: list[Record], catalog: Catalog, roster: list[Teacher] | None, terms: list[str]) -> dict[str, TermStats]:
+    return {term: term_stats(term, records, catalog, roster) for term in terms}
+
+
+def atom_feed(briefings: list[Briefing], site_name: str, site_url: str | None) -> bytes:
+    """An Atom feed of the briefings, newest first (feedgen)."""
+    from feedgen.feed import FeedGenerator
+
+    base = (site_url or "/").rstrip("/") + "/"
+    feed = FeedGenerator()
+    feed.id(base + f"{BRIEFINGS}/")
+    feed.title(f"{site_name} · 研修简报")
+    feed.link(href=base + f"{BRIEFINGS}/", rel="alternate")
+    feed.link(href=base + f"{BRIEFINGS}/{FEED}", rel="self")
+    feed.language("zh-CN")
+    newest = max((b.date for b in briefings if b.date), default=dt.date(2000, 1, 1))
+    feed.updated(dt.datetime.combine(newest, dt.time(), dt.timezone.utc))
+    for briefing in reversed(briefings):  # feedgen prepends: add oldest first
+        entry = feed.add_entry()
+        url = base + f"{BRIEFINGS}/{briefing.slug}/"
+        entry.id(url)
+        entry.link(href=url)
+        entry.title(briefing.title)
+        stamp = dt.datetime.combine(briefing.date or newest, dt.time(), dt.timezone.utc)
+        entry.updated(stamp)
+        entry.published(stamp)
+        entry.summary(f"{briefing.issue} {term_label(briefing.term)}")
+    return feed.atom_str(pretty=True)

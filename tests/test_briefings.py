@@ -1,0 +1,145 @@
+"""Term statistics and briefings, against a fixture whose figures were computed by hand."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import unicodedata
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from factories import make_project, write_markdown, write_meta
+
+from portal import pipeline
+from portal.catalog import load_catalog
+from portal.cli import main
+from portal.project import Project
+from portal.register import Teacher
+from portal.stats import term_stats
+
+T, EMPTY = "2023-2024-1", "2023-2024-2"
+HOSTILE_GROUP = "<b>二组</b>"
+BASE = {"subject": "数学", "grade": "三年级", "type": "微课"}
+
+# Hand-computed for the fixture below (refused submission excluded):
+#   accepted 4; roster 5, participating 甲 乙 丁 = 3 → 60.0%
+#   graded 3 (优秀 1, 合格 1, 不合格 1) → qualified 2/3 = 66.7%, excellent 1/3 = 33.3%
+#   points A1 1, B2 2, C1 1, A11 1; environments A 2, B 2, C 1; dimensions 学情分析 1, 教学设计 3, 学业评价 1
+#   groups: 一组 3 in roster, 2 take part → 66.7%; HOSTILE_GROUP 2 in roster, 1 takes part → 50.0%
+
+
+@pytest.fixture(scope="module")
+def school(tmp_path_factory: pytest.TempPathFactory) -> tuple[Project, pipeline.Outcome]:
+    project = make_project(tmp_path_factory.mktemp("briefings") / "school")
+    term = project.resources / T
+    write_meta(term / "s1", {**BASE, "title": "合作微课", "authors": ["甲", "乙"], "competencies": ["A1", "B2"], "group": "一组", "level": "优秀"})
+    write_meta(term / "s2", {**BASE, "title": "设计", "type": "教学设计", "authors": ["甲"], "competencies": ["B2"], "group": "一组", "level": "合格"})
+    write_markdown(term / "s3.md", {**BASE, "title": "反思", "type": "教学反思", "authors": ["丁"], "competencies": ["C1"], "group": HOSTILE_GROUP, "level": "不合格"}, "正文")
+    write_meta(term / "s4", {**BASE, "title": "量规", "type": "评价量规", "authors": ["外校老师"], "competencies": ["A11"], "group": HOSTILE_GROUP})
+    write_meta(term / "refused", {**BASE, "title": "拒收", "authors": ["戊"], "competencies": ["D9"], "group": HOSTILE_GROUP, "level": "优秀"})
+    roster = ["姓名,教研组,学科", "甲,一组,数学", "乙,一组,数学", "丙,一组,数学", f"丁,{HOSTILE_GROUP},数学", f"戊,{HOSTILE_GROUP},数学"]
+    (project.resources / "teachers.csv").write_text("\n".join(roster) + "\n", encoding="utf-8")
+    briefings = project.content / "briefings"
+    shutil.rmtree(briefings)  # the shipped demo briefings are not this fixture's
+    briefings.mkdir()
+    (briefings / f"{T}-1.md").write_text(
+        f"---\nterm: {T}\nissue: 1\ndate: 2023-10-30\ntitle: 第一期简报\n---\n\n"
+        "## 概况\n\n发布 {{ stats.accepted }} 份，参与率 {{ stats.participation_rate }}，优秀率 {{ stats.excellent_rate }}。\n\n"
+        "{{ charts.grid }}\n\n## 教研组\n\n{{ charts.groups }}\n\n![活动照片](photo.png)\n", encoding="utf-8")
+    (briefings / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (briefings / f"{T}-2.md").write_text(f"---\nterm: {T}\nissue: 2\ndate: 2023-12-30\ntitle: 第二期简报\n---\n\n坏的占位符 {{{{ stats.accepted \n", encoding="utf-8")
+    (briefings / f"{EMPTY}-1.md").write_text(f"---\nterm: {EMPTY}\nissue: 1\ndate: 2024-03-01\ntitle: 新学期简报\n---\n\n本学期发布 {{{{ stats.accepted }}}} 份。\n", encoding="utf-8")
+    return project, pipeline.build_site(project)
+
+
+def html(project: Project, path: str) -> str:
+    return (project.site / path / "index.html").read_text(encoding="utf-8")
+
+
+def test_figures_match_the_hand_count(school) -> None:
+    project, outcome = school
+    roster = [Teacher(n, g, "数学", None) for n, g in [("甲", "一组"), ("乙", "一组"), ("丙", "一组"), ("丁", HOSTILE_GROUP), ("戊", HOSTILE_GROUP)]]
+    s = term_stats(T, outcome.intake.records, load_catalog(project.catalog), roster)
+    assert s.accepted == 4
+    assert (s.participating, s.participation_rate) == (3, "60.0%")
+    assert (s.graded, s.qualified_rate, s.excellent_rate) == (3, "66.7%", "33.3%")
+    assert {k: v for k, v in s.by_point.items() if v} == {"A1": 1, "A11": 1, "B2": 2, "C1": 1}
+    assert len(s.uncovered) == 26
+    assert s.by_env == {"A": 2, "B": 2, "C": 1}
+    assert s.by_dim == {"学情分析": 1, "教学设计": 3, "学法指导": 0, "学业评价": 1}
+    assert s.grid["B"]["教学设计"] == 2 and s.grid["A"]["学业评价"] == 1
+    assert [(g.group, g.roster, g.participating, g.rate) for g in s.group_participation] == [
+        (HOSTILE_GROUP, 2, 1, "50.0%"), ("一组", 3, 2, "66.7%")]
+
+
+def test_statistics_page_states_figures_and_definitions(school) -> None:
+    project, _ = school
+    page = html(project, f"stats/{T}")
+    for figure in ("60.0%", "66.7%", "33.3%", "<strong>4</strong> 份成果"):
+        assert figure in page
+    assert "参与率 = 本学期至少有一份成果发布" in page and "合格率 =（合格 + 优秀）÷ 已评定等级的成果数" in page
+    assert "&lt;b&gt;二组&lt;/b&gt;" in page and "<b>二组</b>" not in page
+    assert "尚无成果的能力点（26 个）" in page
+
+
+def test_charts_are_valid_svg_with_chinese_labels(school) -> None:
+    project, _ = school
+    page = html(project, f"stats/{T}")
+    svgs = re.findall(r'<svg role="img"[^>]*class="portal-chart".*?</svg>', page, flags=re.S)
+    assert len(svgs) == 3  # heat map, 30 points, groups
+    texts = []
+    for svg in svgs:
+        root = ET.fromstring(svg)
+        texts.append(" ".join("".join(t.itertext()) for t in root.iter("{http://www.w3.org/2000/svg}text")))
+    assert "学情分析" in texts[0] and "混合学习环境" in texts[0]
+    assert "C7" in texts[1] and "智慧学习环境" in texts[1]
+    assert "一组" in texts[2] and HOSTILE_GROUP in texts[2]  # the name is text inside <text>, escaped in the markup
+
+
+def test_briefing_placeholders_become_figures_and_charts(school) -> None:
+    project, _ = school
+    page = html(project, f"briefings/{T}-1")
+    assert "发布 4 份，参与率 60.0%，优秀率 33.3%。" in page
+    assert page.count('class="portal-chart"') == 2
+    assert "第1期 · 2023-2024 学年第一学期 · 2023-10-30" in page
+    assert (project.site / "briefings" / "photo.png").exists()
+
+
+def test_broken_placeholder_is_reported_and_text_still_published(school) -> None:
+    project, outcome = school
+    assert any(p.path == f"content/briefings/{T}-2.md" and "无法替换" in p.reason for p in outcome.problems)
+    assert "坏的占位符" in html(project, f"briefings/{T}-2")
+
+
+def test_a_term_without_data_still_builds_and_says_so(school) -> None:
+    project, _ = school
+    page = html(project, f"briefings/{EMPTY}-1")
+    assert "暂无已发布的成果" in page and "本学期发布 0 份。" in page
+    assert "本学期暂无已发布的成果" in html(project, f"stats/{EMPTY}")
+
+
+def test_briefings_are_listed_newest_first_with_an_atom_feed(school) -> None:
+    project, _ = school
+    listing = html(project, "briefings")
+    order = [listing.index(title) for title in ("新学期简报", "第二期简报", "第一期简报")]
+    assert order == sorted(order)
+    feed = ET.fromstring((project.site / "briefings" / "feed.xml").read_bytes())
+    atom = "{http://www.w3.org/2005/Atom}"
+    titles = [e.findtext(f"{atom}title") for e in feed.findall(f"{atom}entry")]
+    assert titles == ["新学期简报", "第二期简报", "第一期简报"]
+
+
+@pytest.mark.browser
+def test_briefing_pdf_is_printed_with_its_title(school) -> None:
+    from pypdf import PdfReader
+
+    project, _ = school
+    assert main(["--root", str(project.root), "briefing-pdf"]) == 0
+    pdf = project.reports / "briefings" / f"{T}-1.pdf"
+    reader = PdfReader(str(pdf))
+    # NFKC: the PDF's CJK font maps some characters to compatibility forms (⼀ for 一).
+    text = unicodedata.normalize("NFKC", "".join(page.extract_text() or "" for page in reader.pages))
+    assert "第一期简报" in text.replace(" ", "")
+    assert "按学科" not in text  # the print stylesheet drops the navigation
+    assert reader.pages[0].mediabox.width == pytest.approx(595, abs=2)  # A4 portrait
