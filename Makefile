@@ -7,7 +7,7 @@ RUN := PYTHONPATH=scripts $(PY) -m portal
 PORT ?= 8000
 HOST ?= 0.0.0.0
 
-.PHONY: serve test site check briefing-pdf register-template setup setup-test clean
+.PHONY: serve test site check showcase showcase-zip briefing-pdf register-template setup setup-test clean
 
 ## 在全新机器上搭建环境、生成网站，并在校园网内提供服务（支持视频拖动进度）
 serve: setup
@@ -17,6 +17,14 @@ serve: setup
 ## 生成校内网站到 site/
 site: setup
 	$(RUN) site
+
+## 生成对外公开的优秀案例展示到 showcase/（只含优秀案例且教师同意公开的成果）
+showcase: setup
+	$(RUN) showcase
+
+## 生成优秀案例展示并打包为 showcase.zip
+showcase-zip: setup
+	$(RUN) showcase-zip
 
 ## 只检查成果；有成果未通过时返回非零
 check: setup
@@ -51,4 +59,4 @@ $(VENV)/.test-installed: requirements-test.txt
 	touch $@
 
 clean:
-	rm -rf .build site site.old reports
+	rm -rf .build site site.old showcase showcase.old showcase.zip reports

@@ -12,7 +12,7 @@
   // Facet keys as they appear in the URL, in the order the panel shows them.
   var FACETS = [
     ["subject", "学科"], ["grade", "年级"], ["point", "能力点"], ["env", "教学环境"],
-    ["dim", "维度"], ["type", "类型"], ["term", "学期"], ["group", "教研组"], ["ex", "优秀案例"]
+    ["dim", "维度"], ["type", "类型"], ["term", "学期"], ["group", "教研组"], ["school", "学校"], ["ex", "优秀案例"]
   ];
   var RUNS = /[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9]+/g;
 
@@ -221,6 +221,7 @@
       var values = Object.keys(table[key]);
       chosen.forEach(function (v) { if (values.indexOf(v) < 0) values.push(v); });
       if (!values.length) return;
+      if (key === "school" && facets.school.values.length < 2) return; // only our own cases
       var box = el("fieldset", "portal-facet");
       box.appendChild(el("legend", "", f[1]));
       order(key, values).forEach(function (value) {

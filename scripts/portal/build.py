@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.config import load_config
@@ -19,10 +20,11 @@ from .extract import Extracted
 from .model import Record
 
 
-def mkdocs_site(config_file: Path, docs: Path, out: Path) -> None:
-    """Render the generated pages with MkDocs + Material (and the school's `overrides/`)."""
+def mkdocs_site(config_file: Path, docs: Path, out: Path, **overrides: Any) -> None:
+    """Render the generated pages with MkDocs + Material (and the school's `overrides/`);
+    `overrides` replace settings of mkdocs.yml (the showcase's own name and navigation)."""
     logging.getLogger("mkdocs").setLevel(logging.WARNING)
-    config = load_config(config_file=str(config_file), docs_dir=str(docs), site_dir=str(out))
+    config = load_config(config_file=str(config_file), docs_dir=str(docs), site_dir=str(out), **overrides)
     config.plugins.on_startup(command="build", dirty=False)
     try:
         mkdocs_build(config)
@@ -60,3 +62,18 @@ def publish(staged: Path, live: Path) -> None:
     staged.rename(live)
     if old.exists():
         shutil.rmtree(old)
+
+
+def zip_folder(folder: Path, target: Path) -> Path:
+    """One archive of a built site, paths relative to its root, in a stable order."""
+    import zipfile
+
+    partial = target.with_suffix(".partial")
+    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                # Media are already compressed; deflating them again only costs time.
+                store = path.suffix.lower() in (".mp4", ".webm", ".jpg", ".png", ".gz", ".zip", ".docx", ".pptx")
+                archive.write(path, path.relative_to(folder).as_posix(), zipfile.ZIP_STORED if store else zipfile.ZIP_DEFLATED)
+    partial.replace(target)
+    return target

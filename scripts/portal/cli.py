@@ -42,6 +42,22 @@ def cmd_site(project: Project) -> int:
     return 0  # refusals are reported, not fatal: `check` is the strict gate
 
 
+def cmd_showcase(project: Project, archive: bool) -> int:
+    started = time.monotonic()
+    outcome = pipeline.build_showcase(project)
+    for problem in outcome.problems:
+        print(problem)
+    held = sum(1 for p in outcome.problems if p.field == "公开前检查")
+    print(f"优秀案例展示已生成到 showcase/：公开 {len(outcome.published)} 份（优秀案例且教师同意公开），"
+          f"因含个人信息暂不公开 {held} 份，用时 {time.monotonic() - started:.1f} 秒")
+    if archive:
+        from .build import zip_folder
+
+        target = zip_folder(project.showcase, project.root / "showcase.zip")
+        print(f"已打包为 {target.name}（{target.stat().st_size / 1e6:.1f} MB），解压到任何静态网站服务器的目录即可访问")
+    return 0
+
+
 def cmd_check(project: Project, term: str | None) -> int:
     outcome = pipeline.check(project)
     _print_outcome(outcome, project, term)
@@ -77,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("site", help="生成校内网站到 site/")
     check = commands.add_parser("check", help="只检查成果并写出管理员报告，有未通过的则返回非零")
     check.add_argument("--term", help="统计完成情况的学期，如 2023-2024-1（默认最新学期）")
+    commands.add_parser("showcase", help="生成对外公开的优秀案例展示到 showcase/")
+    commands.add_parser("showcase-zip", help="生成优秀案例展示并打包为 showcase.zip")
     commands.add_parser("briefing-pdf", help="把研修简报打印成 A4 PDF 到 reports/briefings/")
     template = commands.add_parser("register-template", help="生成空白成果登记表（带下拉选项）")
     template.add_argument("--out", type=Path, default=None, help="保存位置（默认 reports/成果登记表模板.xlsx）")
@@ -89,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_site(project)
     if args.command == "check":
         return cmd_check(project, args.term)
+    if args.command in ("showcase", "showcase-zip"):
+        return cmd_showcase(project, archive=args.command == "showcase-zip")
     if args.command == "briefing-pdf":
         from .printing import briefing_pdfs
 

@@ -33,6 +33,7 @@ from .extract import Extracted
 from .model import Problem, Record, newest_first, term_label
 from .register import Teacher
 from .settings import Settings
+from .showcase import json_ld
 from .stats import DEFINITIONS
 
 PAGE_SIZE = 50
@@ -217,16 +218,23 @@ def generate(
     content: Path,
     roster: list[Teacher] | None = None,
     settings: Settings | None = None,
+    peers: list[Record] | None = None,
+    showcase: bool = False,
 ) -> tuple[Writer, list[Problem]]:
-    """Write every page of the campus site into `docs`; returns problems with briefings."""
+    """Write every page of one edition of the site into `docs`; returns problems with briefings.
+
+    The campus edition has everything: hand-written pages, statistics, briefings, and other
+    schools' cases. The showcase edition has the cases alone, each with its JSON-LD.
+    """
     settings = settings or Settings()
+    peers = peers or []
     site = Site(records, catalog)
     env = _environment(site)
     writer = Writer(docs)
     problems: list[Problem] = []
 
-    intro = ""
-    if content.is_dir():
+    intro = SHOWCASE_INTRO.format(school=settings.site_name) if showcase else ""
+    if content.is_dir() and not showcase:
         for source in sorted(p for p in content.rglob("*") if p.is_file()):
             relative = source.relative_to(content).as_posix()
             if relative == "index.md":
@@ -235,13 +243,15 @@ def generate(
                 writer.copy(source, relative)  # briefings are rendered below; their photos are copied
 
     resource = env.get_template("resource.html")
-    for record in records:
+    base = (settings.site_url or "").rstrip("/") + "/" if settings.site_url else ""
+    for record in [*records, *peers]:
         page = f"r/{record.id}"
         body = resource.render(
             r=record,
             x=extracted.get(record.id, Extracted()),
-            related=site.related(record),
+            related=[] if record.school else site.related(record),
             root=url_to(page, "index"),
+            jsonld=json_ld(record, catalog, settings.site_name, f"{base}r/{quote(record.id)}/") if showcase else None,
         )
         writer.write(f"{page}.md", _page({"title": record.title, "hide": HIDE}, body))
 
@@ -249,18 +259,33 @@ def generate(
     home = env.get_template("home.html").render(
         root="",
         newest=newest_first(records)[:HOME_LIST],
-        exemplary=newest_first(r for r in records if r.exemplary)[:HOME_LIST],
+        exemplary=[] if showcase else newest_first(r for r in records if r.exemplary)[:HOME_LIST],
         teachers=len({a for r in records for a in r.authors}),
         points_covered=len(site.by["points"]),
     )
     search = env.get_template("search.html").render(root=url_to("search/index", "index"))
     writer.write("search/index.md", _page({"title": "搜索", "hide": HIDE}, search))
-    intro_html = _intro_html(intro)
     # The home page mixes the admin's Markdown introduction with generated HTML: it is parsed.
-    writer.write("index.md", _page({"title": "首页", "hide": HIDE}, intro_html + "\n\n" + home, generated=False))
-    _statistics_and_briefings(site, env, writer, content, roster, settings, problems)
+    writer.write("index.md", _page({"title": "首页", "hide": HIDE}, _intro_html(intro) + "\n\n" + home, generated=False))
+    if not showcase:
+        _statistics_and_briefings(site, env, writer, content, roster, settings, problems)
+        peers_page = env.get_template("peers.html").render(root=url_to("peers/index", "index"), schools=_by_school(peers))
+        writer.write("peers/index.md", _page({"title": "兄弟学校优秀案例", "hide": HIDE}, peers_page))
     writer.remove_leftovers()
     return writer, problems
+
+
+SHOWCASE_INTRO = """# {school} · 优秀案例
+
+这里展示本校教师在信息技术应用能力提升工程 2.0 中的优秀教学案例，均经教师本人同意公开。欢迎兄弟学校交流借鉴。
+"""
+
+
+def _by_school(peers: list[Record]) -> list[tuple[str, list[Record]]]:
+    schools: dict[str, list[Record]] = defaultdict(list)
+    for record in peers:
+        schools[record.school or ""].append(record)
+    return [(school, newest_first(cases)) for school, cases in sorted(schools.items())]
 
 
 def _statistics_and_briefings(

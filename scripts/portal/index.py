@@ -47,7 +47,7 @@ EXCERPT_CHARS = 240
 # Aim for shards of about this many postings: small enough that a query's few shards stay far
 # under 100 KB, few enough files that the site stays easy to copy.
 POSTINGS_PER_SHARD = 6000
-FACETS = ("subject", "grade", "type", "term", "group")
+FACETS = ("subject", "grade", "type", "term", "group", "school")
 
 
 def fold(text: str) -> str:
@@ -163,7 +163,7 @@ def _facet_table(records: list[Record], catalog: Catalog) -> dict[str, object]:
         position: dict[str, int] = {}
         of: list[int] = []
         for record in records:
-            value = getattr(record, name)
+            value = getattr(record, name) if name != "school" else (record.school or "本校")
             if not value:
                 of.append(-1)
                 continue
@@ -200,7 +200,7 @@ def build_index(records: list[Record], extracted: dict[str, Extracted], catalog:
         entry = {
             "u": "r/" + quote(record.id) + "/",
             "t": record.title,
-            "m": " · ".join([record.type, record.subject, record.grade, "、".join(record.authors),
+            "m": " · ".join(([record.school] if record.school else []) + [record.type, record.subject, record.grade, "、".join(record.authors),
                              record.date.isoformat() if record.date else record.term]),
             "p": record.competencies,
             "x": excerpt,

@@ -70,6 +70,9 @@ class Record:
     review: str | None = None
     exemplary: bool = False
     share: str = "campus"
+    school: str | None = None  # another school's case (resources/_peers/); None for ours
+    links: list[tuple[str, str]] = field(default_factory=list)  # (name, URL) of a peer's remote files
+    origin_url: str | None = None  # a peer case's page on its own school's showcase
 
 
 def term_label(term: str) -> str:

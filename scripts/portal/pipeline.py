@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .build import add_attachments, mkdocs_site, publish
 from .catalog import load_catalog
@@ -14,10 +16,11 @@ from .extract import Cache, Tools, extract
 from .generate import generate
 from .index import build_index
 from .intake import scan
-from .model import Intake, Problem
+from .model import Intake, Problem, Record
 from .project import Project
 from .register import TableError, Teacher, find_roster, read_roster
 from .settings import Settings
+from .showcase import CATALOG_FILE, FEED_FILE, catalog_json, cases_feed, is_candidate, public_cases, read_peers
 
 
 @dataclass
@@ -28,6 +31,7 @@ class Outcome:
     cache: Cache | None = None
     index_sizes: dict[str, int] = field(default_factory=dict)  # bytes of the search index by part
     seconds: dict[str, float] = field(default_factory=dict)  # wall time by stage
+    published: list[Record] = field(default_factory=list)  # the showcase's cases
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
@@ -63,18 +67,66 @@ def build_site(project: Project) -> Outcome:
     with outcome.timed("extract"):
         tools = Tools.detect(previews=settings.office_previews)
         extracted, outcome.problems = extract(intake.records, outcome.cache, catalog, tools)
+        peers, peer_problems = read_peers(project.resources, catalog)
+        outcome.problems.extend(peer_problems)
+        peer_extracted, _ = extract(peers, outcome.cache, catalog, tools)
+        extracted.update(peer_extracted)
     with outcome.timed("generate"):
         roster = load_roster(project, outcome.problems)
-        writer, briefing_problems = generate(intake.records, extracted, catalog, project.docs, project.content, roster, settings)
+        writer, briefing_problems = generate(intake.records, extracted, catalog, project.docs, project.content, roster, settings, peers)
         outcome.pages_changed = writer.changed
         outcome.problems.extend(briefing_problems)
-    staged = project.work / "site.new"
-    if staged.exists():
-        shutil.rmtree(staged)
+    staged = _fresh(project.work / "site.new")
     with outcome.timed("mkdocs"):
         mkdocs_site(project.config_file, project.docs, staged)
-        add_attachments(intake.records, extracted, staged)
+        add_attachments([*intake.records, *peers], extracted, staged)
     with outcome.timed("index"):
-        outcome.index_sizes = build_index(intake.records, extracted, catalog, staged)
+        outcome.index_sizes = build_index([*intake.records, *peers], extracted, catalog, staged)
     publish(staged, project.site)
+    return outcome
+
+
+def _fresh(folder: Path) -> Path:
+    if folder.exists():
+        shutil.rmtree(folder)
+    return folder
+
+
+SHOWCASE_NAV = [
+    {"首页": "index.md"},
+    {"按学科": "subjects/index.md"},
+    {"按能力点": "points/index.md"},
+    {"按类型": "types/index.md"},
+    {"按学期": "terms/index.md"},
+    {"搜索": "search/index.md"},
+]
+
+
+def build_showcase(project: Project) -> Outcome:
+    """The public showcase: exemplary cases the teachers agreed to share, nothing else."""
+    catalog = load_catalog(project.catalog)
+    settings = Settings.load(project.config_file)
+    outcome = Outcome(Intake([], [], 0), cache=Cache(project.cache))
+    with outcome.timed("intake"):
+        outcome.intake = scan(project.resources, catalog)
+    candidates = [r for r in outcome.intake.records if is_candidate(r)]
+    with outcome.timed("extract"):
+        extracted, outcome.problems = extract(candidates, outcome.cache, catalog, Tools.detect(previews=settings.office_previews))
+        cases, held = public_cases(candidates, extracted)
+        outcome.problems.extend(held)
+        outcome.published = cases
+    docs = project.work / "showcase-docs"
+    with outcome.timed("generate"):
+        writer, _ = generate(cases, extracted, catalog, docs, project.content, None, settings, showcase=True)
+        outcome.pages_changed = writer.changed
+    staged = _fresh(project.work / "showcase.new")
+    with outcome.timed("mkdocs"):
+        mkdocs_site(project.config_file, docs, staged, site_name=f"{settings.site_name} · 优秀案例", nav=SHOWCASE_NAV)
+        add_attachments(cases, extracted, staged)
+    with outcome.timed("index"):
+        outcome.index_sizes = build_index(cases, extracted, catalog, staged)
+        data = catalog_json(cases, catalog, settings.site_name, settings.site_url)
+        (staged / CATALOG_FILE).write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+        (staged / FEED_FILE).write_bytes(cases_feed(cases, settings.site_name, settings.site_url))
+    publish(staged, project.showcase)
     return outcome

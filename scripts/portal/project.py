@@ -43,5 +43,9 @@ class Project:
         return self.root / "site"
 
     @property
+    def showcase(self) -> Path:  # the public edition, for other schools
+        return self.root / "showcase"
+
+    @property
     def reports(self) -> Path:
         return self.root / "reports"
