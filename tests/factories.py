@@ -154,3 +154,14 @@ def tree_digest(folder: Path) -> dict[str, str]:
         else:
             digest[key] = "dir"
     return digest
+
+
+def assert_accounting(intake: object) -> None:
+    """found = published + refused, per term and in total: nothing is lost silently."""
+    from collections import Counter
+
+    refused = {p.path for p in intake.refused}  # type: ignore[attr-defined]
+    records = intake.records  # type: ignore[attr-defined]
+    assert intake.found == len(records) + len(refused)  # type: ignore[attr-defined]
+    per_term = Counter(r.term for r in records) + Counter(path.split("/", 1)[0] for path in refused)
+    assert sum(per_term.values()) == intake.found  # type: ignore[attr-defined]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from factories import make_docx, make_project, write_markdown, write_meta
+from factories import assert_accounting, make_docx, make_project, write_markdown, write_meta
 from openpyxl import Workbook, load_workbook
 
 from portal.catalog import load_catalog
@@ -76,6 +76,7 @@ def school(tmp_path: Path) -> Project:
 
 def test_register_rows_publish_and_bad_rows_are_named_by_row_column_and_value(school: Project) -> None:
     intake = scan(school.resources, load_catalog(school.catalog))
+    assert_accounting(intake)
     titles = sorted(r.title for r in intake.records)
     assert titles == sorted(["认识钟表", "钟表教学反思", "学情调查", "单元评价", "多媒体课件", "探究活动", "学情分析", "课堂导入"])
     messages = [str(p) for p in intake.refused]

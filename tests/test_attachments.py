@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from factories import make_docx, make_pdf, make_pptx, make_project, write_meta
+from factories import assert_accounting, make_docx, make_pdf, make_pptx, make_project, write_meta
 
 from portal import pipeline
 from portal.project import Project
@@ -154,8 +154,9 @@ def test_document_text_is_shown_and_office_files_get_pdf_previews(site) -> None:
 
 def test_broken_files_are_reported_by_path_and_the_rest_publishes(site) -> None:
     project, outcome = site
+    assert_accounting(outcome.intake)
     warnings = {p.field: p.reason for p in outcome.problems if p.path == f"{TERM}/损坏"}
-    assert "没有视频画面" in warnings["文件 不是视频.mp4"] or "失败" in warnings["文件 不是视频.mp4"]
+    assert "文件名是 .mp4，但内容不是视频（无法识别）" in warnings["文件 不是视频.mp4"]  # checked by content, not name
     assert "空的" in warnings["文件 空白.docx"]
     assert "PDF" in warnings["文件 坏的.pdf"]
     assert all(not p.refused for p in outcome.problems if p.path == f"{TERM}/损坏")

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from factories import make_project, tree_digest, write_meta
+from factories import assert_accounting, make_project, tree_digest, write_meta
 from fixture_tree import BASE, TERMS, XSS_TITLE
 
 from portal import pipeline
@@ -29,6 +29,7 @@ def all_html(project: Project) -> dict[Path, str]:
 def test_accounting_and_refusals(built) -> None:
     project, outcome, _ = built
     intake = outcome.intake
+    assert_accounting(intake)
     assert intake.found == 2 + 1 + 4 + 55
     assert len(intake.records) == 58
     refused = {p.path: p for p in intake.refused}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from factories import make_docx, make_project, write_meta
+from factories import assert_accounting, make_docx, make_project, write_meta
 
 from portal import pipeline
 from portal.catalog import load_catalog
@@ -42,6 +42,7 @@ def search_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Project, list
     write_meta(project.resources / "2023-2024-1" / "坏的", {"title": "钟表拒收", "type": "微课", "subject": "数学",
                                                            "grade": "一年级", "competencies": ["D9"], "authors": ["张敏"]})
     outcome = pipeline.build_site(project)
+    assert_accounting(outcome.intake)
     extracted, _ = extract(outcome.intake.records, Cache(project.cache), catalog, Tools.detect(previews=False))
     texts = [searchable_text(r, extracted[r.id], catalog) for r in newest_first(outcome.intake.records)]
     return project, texts

@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from factories import make_docx, make_pdf, make_project, write_markdown, write_meta
+from factories import assert_accounting, make_docx, make_pdf, make_project, write_markdown, write_meta
 
 from portal import pipeline
 from portal.cli import main
@@ -75,6 +75,7 @@ def every_text(folder: Path) -> dict[Path, str]:
 
 def test_exactly_the_exemplary_public_clean_cases_are_published(built) -> None:
     project, outcome = built
+    assert_accounting(outcome.intake)
     assert sorted(r.title for r in outcome.published) == ["公开的教学反思", "圆的面积公开案例"]
     pages = sorted(p.parent.name for p in (project.showcase / "r").glob("*/index.html"))
     assert pages == sorted(r.id for r in outcome.published)

@@ -52,8 +52,18 @@ def add_attachments(records: list[Record], extracted: dict[str, Extracted], out:
                 link_or_copy(derived.source, page / "media" / derived.name)
 
 
+def recover(live: Path) -> None:
+    """A build killed between the two renames of `publish` leaves only `<site>.old`: put it back."""
+    old = live.with_name(live.name + ".old")
+    if old.exists() and not live.exists():
+        old.rename(live)
+
+
 def publish(staged: Path, live: Path) -> None:
-    """Swap the freshly built site into place; the old one is removed only afterwards."""
+    """Swap the freshly built site into place: two renames, so the live site is complete at every
+    moment but the instant between them, which `recover` mends if the process dies there. The
+    old site is deleted only after the new one is in place."""
+    recover(live)
     old = live.with_name(live.name + ".old")
     if old.exists():
         shutil.rmtree(old)

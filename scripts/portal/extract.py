@@ -168,10 +168,36 @@ class Tools:
     ffmpeg: bool
     libreoffice: bool
     previews: bool = True  # the school may turn Office previews off (settings: office_previews)
+    max_video_mb: int = 2048  # larger files are flagged and not processed (settings)
+    max_file_mb: int = 500
 
     @classmethod
-    def detect(cls, previews: bool = True) -> Tools:
-        return cls(ffmpeg=video.ffmpeg_available(), libreoffice=documents.libreoffice() is not None, previews=previews)
+    def detect(cls, previews: bool = True, max_video_mb: int = 2048, max_file_mb: int = 500) -> Tools:
+        return cls(video.ffmpeg_available(), documents.libreoffice() is not None, previews, max_video_mb, max_file_mb)
+
+
+# What a file's first bytes must say for its name's extension (filetype reads the signature).
+_EXPECTED: list[tuple[frozenset[str], str, Callable[[str, str], bool]]] = [
+    (frozenset(video.VIDEO_SUFFIXES), "视频", lambda ext, mime: mime.startswith("video/")),
+    (frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp"}), "图片", lambda ext, mime: mime.startswith("image/")),
+    (frozenset({".pdf"}), "PDF 文件", lambda ext, mime: mime == "application/pdf"),
+    (frozenset({".docx", ".pptx", ".xlsx"}), "Office 文档", lambda ext, mime: ext in ("docx", "pptx", "xlsx", "zip")),
+    (frozenset({".doc", ".ppt", ".xls", ".wps"}), "旧版 Office 文档", lambda ext, mime: ext in ("doc", "ppt", "xls", "msi")),
+]
+
+
+def content_mismatch(path: Path, suffix: str) -> str | None:
+    """A reason when the content is not what the name says (a text file named .mp4), else None."""
+    import filetype
+
+    for suffixes, what, accepts in _EXPECTED:
+        if suffix in suffixes:
+            kind = filetype.guess(str(path))
+            if kind is None or not accepts(kind.extension, kind.mime):
+                seen = f"识别为 {kind.extension}" if kind else "无法识别"
+                return f"文件名是 {suffix}，但内容不是{what}（{seen}），未做处理，仍可下载；请检查文件是否损坏或改错了扩展名"
+            return None
+    return None
 
 
 def _warn(record: Record, attachment: Attachment, reason: str) -> Problem:
@@ -265,7 +291,16 @@ def _view(record: Record, attachment: Attachment, index: int, cache: Cache, cata
     if attachment.size == 0:
         problems.append(_warn(record, attachment, "文件是空的（0 字节）"))
         return FileView(), problems
-    if attachment.suffix in video.VIDEO_SUFFIXES:
+    is_video = attachment.suffix in video.VIDEO_SUFFIXES
+    limit = tools.max_video_mb if is_video else tools.max_file_mb
+    if attachment.size > limit * 1024 * 1024:
+        problems.append(_warn(record, attachment, f"文件有 {attachment.size / 1024 / 1024:.0f} MB，超过 {limit} MB 的上限，未做处理，仍可下载"))
+        return FileView(), problems
+    mismatch = content_mismatch(attachment.source, attachment.suffix)
+    if mismatch:
+        problems.append(_warn(record, attachment, mismatch))
+        return FileView(), problems
+    if is_video:
         if not tools.ffmpeg:
             return FileView(), problems
         return _video_view(record, attachment, index, cache, catalog, problems), problems

@@ -38,7 +38,7 @@ from urllib.parse import quote
 
 from .catalog import Catalog
 from .extract import Extracted
-from .model import Record, newest_first
+from .model import Record, json_text, newest_first
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _RUNS = re.compile(rf"[{_CJK}]+|[a-z0-9]+")
@@ -150,7 +150,7 @@ def _base36(number: int) -> str:
 
 def _write_gz(path: Path, data: object) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
-    raw = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    raw = json_text(data).encode("utf-8")
     packed = gzip.compress(raw, compresslevel=9, mtime=0)
     path.write_bytes(packed)
     return len(packed)
@@ -208,7 +208,7 @@ def build_index(records: list[Record], extracted: dict[str, Extracted], catalog:
         }
         path = folder / "docs" / f"{doc}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(entry, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+        path.write_text(json_text(entry), encoding="utf-8")
 
     sizes: dict[str, int] = {}
     shard_counts: dict[str, int] = {}

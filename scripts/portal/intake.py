@@ -122,19 +122,69 @@ def _yaml_error(error: yaml.YAMLError) -> str:
     return f"YAML 格式错误，{where}：{problem}。请检查冒号、缩进和引号"
 
 
+MAX_META_BYTES = 64 * 1024  # a meta.yml or front matter is a few hundred bytes; anything near this is not one
+_FULLWIDTH_KEY = re.compile(r"^(\s*(?:-\s+)?)([^\s:：#][^:：\n]*?)\s*：\s*", re.M)
+
+
+class MetadataError(Exception):
+    """Metadata that is not read at all; the message is for teachers."""
+
+
+def _check_shape(text: str) -> None:
+    """Refuse what would be slow or confusing to parse, before PyYAML sees it."""
+    if len(text.encode("utf-8")) > MAX_META_BYTES:
+        raise MetadataError(f"元数据超过 {MAX_META_BYTES // 1024} KB，不像是成果信息，请检查文件")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.startswith("\t") or re.match(r"^ +\t", line):
+            raise MetadataError(f"第 {number} 行用了 Tab 缩进，YAML 只能用空格缩进")
+    # Anchors and aliases (& and *) are never needed for a submission, and a chain of them (an
+    # "alias bomb") expands to billions of items: refuse them before anything is constructed.
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            line = event.start_mark.line + 1 if event.start_mark else 0
+            raise MetadataError(f"第 {line} 行用了 YAML 别名（*），成果信息中不能使用 & 和 *")
+
+
+def load_metadata(text: str, check: _Check) -> Any:
+    """Parse metadata safely and bounded; accept full-width colons (“标题：…”) with a warning."""
+    _check_shape(text)
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict) and _FULLWIDTH_KEY.search(text):
+        fixed = _FULLWIDTH_KEY.sub(lambda m: f"{m.group(1)}{m.group(2)}: ", text)
+        _check_shape(fixed)
+        data = yaml.safe_load(fixed)
+        if isinstance(data, dict):
+            check.warn("", "用了中文冒号“：”，已按英文冒号“:”读取；建议改为英文冒号")
+    return data
+
+
 def parse_meta_yaml(text: str, check: _Check) -> dict[str, Any] | None:
     if not text.strip():
         check.refuse("", "meta.yml 是空文件，请填写标题、类型、学科、年级、能力点和作者")
         return None
     try:
-        data = yaml.safe_load(text)
+        data = load_metadata(text, check)
+    except MetadataError as error:
+        check.refuse("", str(error))
+        return None
     except yaml.YAMLError as error:
         check.refuse("", _yaml_error(error))
         return None
     if not isinstance(data, dict):
-        check.refuse("", "meta.yml 的内容应是“字段: 值”的列表")
+        check.refuse("", "meta.yml 的内容应是“字段: 值”的列表，每行一个字段，如“标题: 认识钟表”")
         return None
     return data
+
+
+class _BoundedYAMLHandler(frontmatter.YAMLHandler):
+    """python-frontmatter's YAML handler, with our bounds and full-width colon tolerance."""
+
+    def __init__(self, check: _Check):
+        super().__init__()
+        self.check = check
+
+    def load(self, fm: str, **kwargs: object) -> Any:
+        return load_metadata(fm, self.check)
 
 
 def parse_front_matter(text: str, check: _Check) -> tuple[dict[str, Any], str] | None:
@@ -142,14 +192,20 @@ def parse_front_matter(text: str, check: _Check) -> tuple[dict[str, Any], str] |
         check.refuse("", "Markdown 文件开头缺少 --- 包围的元数据（标题、类型、学科、年级、能力点、作者）")
         return None
     try:
-        post = frontmatter.loads(text)
+        post = frontmatter.loads(text.lstrip("\ufeff"), handler=_BoundedYAMLHandler(check))
+    except MetadataError as error:
+        check.refuse("", str(error))
+        return None
     except yaml.YAMLError as error:
         # python-frontmatter hands YAML the text from the opening "---" line on, so the line
         # numbers already count from the top of the file.
         check.refuse("", _yaml_error(error))
         return None
     except Exception as error:  # python-frontmatter wraps some errors in its own types
-        check.refuse("", f"元数据无法读取：{error}")
+        check.refuse("", f"元数据无法读取：{type(error).__name__}")
+        return None
+    if not isinstance(post.metadata, dict) or not post.metadata:
+        check.refuse("", "开头 --- 之间应是“字段: 值”的列表，如“标题: 认识钟表”")
         return None
     return dict(post.metadata), post.content
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -73,6 +74,13 @@ class Record:
     school: str | None = None  # another school's case (resources/_peers/); None for ours
     links: list[tuple[str, str]] = field(default_factory=list)  # (name, URL) of a peer's remote files
     origin_url: str | None = None  # a peer case's page on its own school's showcase
+
+
+def json_text(data: object, indent: int | None = None) -> str:
+    """JSON whose text holds no "<", ">" or "&": safe inside <script>, and inert even if a server
+    sends it as HTML. Parsers read the \\u escapes back as the original characters."""
+    text = json.dumps(data, ensure_ascii=False, indent=indent, separators=None if indent else (",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def term_label(term: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from .extract import Cache, Tools, extract
 from .generate import generate
 from .index import build_index
 from .intake import scan
-from .model import Intake, Problem, Record
+from .model import Intake, Problem, Record, json_text
 from .project import Project
 from .register import TableError, Teacher, find_roster, read_roster
 from .settings import Settings
@@ -65,7 +64,7 @@ def build_site(project: Project) -> Outcome:
         outcome.intake = intake = scan(project.resources, catalog)
     settings = Settings.load(project.config_file)
     with outcome.timed("extract"):
-        tools = Tools.detect(previews=settings.office_previews)
+        tools = Tools.detect(settings.office_previews, settings.max_video_mb, settings.max_file_mb)
         extracted, outcome.problems = extract(intake.records, outcome.cache, catalog, tools)
         peers, peer_problems = read_peers(project.resources, catalog)
         outcome.problems.extend(peer_problems)
@@ -111,7 +110,7 @@ def build_showcase(project: Project) -> Outcome:
         outcome.intake = scan(project.resources, catalog)
     candidates = [r for r in outcome.intake.records if is_candidate(r)]
     with outcome.timed("extract"):
-        extracted, outcome.problems = extract(candidates, outcome.cache, catalog, Tools.detect(previews=settings.office_previews))
+        extracted, outcome.problems = extract(candidates, outcome.cache, catalog, Tools.detect(settings.office_previews, settings.max_video_mb, settings.max_file_mb))
         cases, held = public_cases(candidates, extracted)
         outcome.problems.extend(held)
         outcome.published = cases
@@ -126,7 +125,7 @@ def build_showcase(project: Project) -> Outcome:
     with outcome.timed("index"):
         outcome.index_sizes = build_index(cases, extracted, catalog, staged)
         data = catalog_json(cases, catalog, settings.site_name, settings.site_url)
-        (staged / CATALOG_FILE).write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+        (staged / CATALOG_FILE).write_text(json_text(data, indent=2), encoding="utf-8")
         (staged / FEED_FILE).write_bytes(cases_feed(cases, settings.site_name, settings.site_url))
     publish(staged, project.showcase)
     return outcome

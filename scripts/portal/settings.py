@@ -24,6 +24,8 @@ _TolerantLoader.add_multi_constructor("tag:yaml.org,2002:python/", _ignore_tag) 
 @dataclass(frozen=True)
 class Settings:
     office_previews: bool = True  # a PDF rendering of each Office document (LibreOffice, once per file)
+    max_video_mb: int = 2048  # a larger video is flagged and not processed
+    max_file_mb: int = 500  # the same for any other file
     site_name: str = "教学成果资源平台"  # from mkdocs.yml's own site_name
     site_url: str | None = None  # from mkdocs.yml's site_url, when the school sets one
 

@@ -25,7 +25,7 @@ from markupsafe import Markup
 from .catalog import Catalog, fold
 from .extract import Extracted
 from .index import html_text
-from .model import Attachment, Problem, Record, newest_first
+from .model import Attachment, Problem, Record, json_text, newest_first
 from .privacy import scan
 
 CATALOG_FILE = "catalog.json"
@@ -71,8 +71,7 @@ def public_cases(records: list[Record], extracted: dict[str, Extracted]) -> tupl
 
 def _script_json(data: object) -> Markup:
     """JSON for a <script> element: "<" is escaped so no text can close the element."""
-    text = json.dumps(data, ensure_ascii=False, indent=None).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return Markup(f'<script type="application/ld+json">{text}</script>')
+    return Markup(f'<script type="application/ld+json">{json_text(data)}</script>')
 
 
 def json_ld(record: Record, catalog: Catalog, school: str, page_url: str) -> Markup:
