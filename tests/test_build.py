@@ -153,11 +153,15 @@ def test_resource_pages_stay_out_of_the_navigation(built) -> None:
 
 def test_rebuild_reuses_cached_extraction_and_unchanged_pages(built) -> None:
     project, first, before = built
+    page_before = page(project, f"r/{T1}-钟表")
     again = pipeline.build_site(project)
     assert again.cache is not None and first.cache is not None
     assert again.cache.misses == 0
     assert again.cache.hits == first.cache.hits + first.cache.misses
     assert again.pages_changed == 0
+    third = pipeline.build_site(project)  # back in the first slot: every page is there already
+    assert third.pages_reused > 50 and third.cache is not None and third.cache.misses == 0
+    assert page(project, f"r/{T1}-钟表") == page_before
     assert tree_digest(project.resources) == before
 
 

@@ -221,10 +221,10 @@ def test_a_killed_build_leaves_the_previous_site_complete(tmp_path: Path) -> Non
     (project.resources / T / "m0000.md").unlink()
     write_markdown(project.resources / T / "new.md", {**BASE, "title": "新成果"}, "正文")
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    staged = project.work / "site.new"
+    staged = project.work / "sites" / "b" / "assets"  # the slot not live, once MkDocs writes into it
     deadline = time.monotonic() + 60
     while not staged.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
+        time.sleep(0.005)
     assert process.poll() is None, "the build finished before it could be interrupted"
     process.send_signal(signal.SIGKILL)
     process.wait()
@@ -232,6 +232,10 @@ def test_a_killed_build_leaves_the_previous_site_complete(tmp_path: Path) -> Non
     subprocess.run(command, env=env, check=True, capture_output=True)
     assert (project.site / "r" / f"{T}-new" / "index.html").exists()  # the next build completes
     assert not (project.site / "r" / f"{T}-m0000").exists()
+    (project.resources / T / "new.md").unlink()
+    subprocess.run(command, env=env, check=True, capture_output=True)  # incremental, into the other slot
+    assert not (project.site / "r" / f"{T}-new").exists()  # a withdrawn submission's page is gone
+    assert (project.site / "r" / f"{T}-m0001" / "index.html").exists()
 
 
 # -- fuzzing -------------------------------------------------------------------------------------

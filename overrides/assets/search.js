@@ -66,7 +66,7 @@
   function decode(encoded) {
     var ids = [];
     var previous = -1;
-    encoded.split(",").forEach(function (gap) { previous += parseInt(gap, 36) + 1; ids.push(previous); });
+    encoded.split(",").forEach(function (gap) { previous += parseInt(gap, 10) + 1; ids.push(previous); });
     return ids;
   }
 

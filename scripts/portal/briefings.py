@@ -9,6 +9,7 @@ autoescaping, so names typed by teachers stay text; charts are trusted SVG made 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,6 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-from . import charts
 from .catalog import Catalog
 from .model import Problem, Record, term_label
 from .register import Teacher
@@ -30,16 +30,27 @@ FEED = "feed.xml"
 
 
 class Charts:
-    """The charts of one term, drawn on first use (a briefing may use none of them)."""
+    """The charts of one term, drawn on first use (a briefing may use none of them) and kept in
+    `cache` by what they show, so an unchanged term costs no drawing (nor loading matplotlib)."""
 
-    def __init__(self, stats: TermStats, catalog: Catalog):
+    def __init__(self, stats: TermStats, catalog: Catalog, cache: Path | None = None):
         self._stats = stats
         self._catalog = catalog
+        self._cache = cache
         self._drawn: dict[str, Markup] = {}
 
     def _draw(self, name: str) -> Markup:
         if name not in self._drawn:
-            s, label = self._stats, term_label(self._stats.term)
+            s = self._stats
+            shown = (name, s.term, s.by_group, s.grid, s.by_point, [(g.group, g.participating) for g in s.group_participation], s.by_type)
+            key = hashlib.sha1(repr((shown, charts_version())).encode()).hexdigest()
+            path = self._cache / f"{key}.svg" if self._cache else None
+            if path is not None and path.exists():
+                self._drawn[name] = Markup(path.read_text(encoding="utf-8"))
+                return self._drawn[name]
+            from . import charts
+
+            label = term_label(s.term)
             svg = {
                 "groups": lambda: charts.bar_chart(list(s.by_group), list(s.by_group.values()), f"{label} 各教研组成果数"),
                 "grid": lambda: charts.heat_map(self._catalog, s.grid, f"{label} 教学环境 × 维度"),
@@ -50,6 +61,9 @@ class Charts:
                 "types": lambda: charts.bar_chart(list(s.by_type), list(s.by_type.values()), f"{label} 各类型成果数", colour="#8d6e63"),
             }[name]()
             self._drawn[name] = Markup(f'<figure class="portal-figure">{svg}</figure>')
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(self._drawn[name], encoding="utf-8")
         return self._drawn[name]
 
     @property
@@ -82,6 +96,11 @@ class Briefing:
     date: dt.date | None
     title: str
     body: str  # Markdown with placeholders
+
+
+def charts_version() -> str:
+    """Changes with the drawing code, so cached charts are redrawn after an upgrade."""
+    return hashlib.sha1(Path(__file__).with_name("charts.py").read_bytes()).hexdigest()
 
 
 def _as_date(value: Any) -> dt.date | None:
@@ -120,11 +139,11 @@ def read_briefings(folder: Path, problems: list[Problem]) -> list[Briefing]:
     return found
 
 
-def render_briefing(briefing: Briefing, stats: TermStats, catalog: Catalog, problems: list[Problem]) -> str:
+def render_briefing(briefing: Briefing, stats: TermStats, catalog: Catalog, problems: list[Problem], chart_cache: Path | None = None) -> str:
     """The briefing's Markdown with its placeholders filled in; on a template error the text is
     published without substitution and the error is reported."""
     env = SandboxedEnvironment(autoescape=True, undefined=jinja2.ChainableUndefined)
-    context = {"stats": stats, "charts": Charts(stats, catalog), "term": term_label(briefing.term), "catalog": catalog}
+    context = {"stats": stats, "charts": Charts(stats, catalog, chart_cache), "term": term_label(briefing.term), "catalog": catalog}
     try:
         body = env.from_string(briefing.body).render(context)
     except jinja2.TemplateError as error:

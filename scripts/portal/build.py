@@ -7,9 +7,14 @@ so a failed build leaves the previous site complete and serving. Attachments are
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import shutil
+import subprocess
+import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +25,126 @@ from .extract import Extracted
 from .model import Record
 
 
-def mkdocs_site(config_file: Path, docs: Path, out: Path, **overrides: Any) -> None:
+def mkdocs_site(config_file: Path, docs: Path, out: Path, dirty: bool = False, **overrides: Any) -> None:
     """Render the generated pages with MkDocs + Material (and the school's `overrides/`);
-    `overrides` replace settings of mkdocs.yml (the showcase's own name and navigation)."""
+    `overrides` replace settings of mkdocs.yml (the showcase's own name and navigation). With
+    `dirty`, pages whose Markdown is older than their HTML in `out` are not rendered again."""
     logging.getLogger("mkdocs").setLevel(logging.WARNING)
     config = load_config(config_file=str(config_file), docs_dir=str(docs), site_dir=str(out), **overrides)
-    config.plugins.on_startup(command="build", dirty=False)
+    config.plugins.on_startup(command="build", dirty=dirty)
     try:
-        mkdocs_build(config)
+        mkdocs_build(config, dirty=dirty)
     finally:
         config.plugins.on_shutdown()
 
 
+# -- double-buffered campus site -----------------------------------------------------------------
+# `site` is a link to one of two slots, .build/sites/a and .build/sites/b. A build renders into
+# the slot that is not live and then switches the link in one atomic step, so visitors always see
+# a whole site. The slot not live holds the site of two builds ago: MkDocs renders only the pages
+# whose Markdown is newer than their HTML there (each page file is rewritten only when its text
+# changes), so after one new submission only the pages that list or relate to it are rendered.
+# When the theme changed (mkdocs.yml, overrides/, templates, hooks, versions), or a build into
+# the slot did not finish, the slot is cleared and rendered whole.
+
+SLOTS = ("a", "b")
+STAMP = ".portal-build.json"
+
+
+def theme_fingerprint(root: Path, config_file: Path) -> str:
+    from importlib.metadata import version
+
+    from . import __version__
+
+    digest = hashlib.sha256(config_file.read_bytes())
+    for folder in (root / "overrides", Path(__file__).parent / "templates"):
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
+    digest.update(Path(__file__).with_name("mkdocs_hooks.py").read_bytes())
+    digest.update(f"{version('mkdocs')} {version('mkdocs-material')} {__version__}".encode())
+    return digest.hexdigest()
+
+
+def html_path(src: str) -> str:
+    """Where MkDocs writes a page with `use_directory_urls`."""
+    stem = src[: -len(".md")]
+    return f"{stem}.html" if stem == "index" or stem.endswith("/index") else f"{stem}/index.html"
+
+
+def next_slot(work: Path, live: Path) -> Path:
+    current = live.resolve() if live.is_symlink() else None
+    slots = [work / "sites" / name for name in SLOTS]
+    return slots[1] if current == slots[0].resolve() else slots[0]
+
+
+def open_slot(slot: Path, theme: str) -> bool:
+    """Make `slot` ready for a build; True when its pages may be reused (an incremental build)."""
+    stamp = slot / STAMP
+    reusable = stamp.exists() and json.loads(stamp.read_text(encoding="utf-8")).get("theme") == theme
+    if not reusable and slot.exists():
+        discard(slot)
+    slot.mkdir(parents=True, exist_ok=True)
+    stamp.unlink(missing_ok=True)  # a build killed from here on leaves the slot to be cleared
+    return reusable
+
+
+def close_slot(slot: Path, theme: str) -> None:
+    (slot / STAMP).write_text(json.dumps({"theme": theme}), encoding="utf-8")
+
+
+KEEP = ("assets/", "search/", "404.html", "sitemap.xml", "sitemap.xml.gz", STAMP)
+
+
+def prune(slot: Path, wanted: set[str]) -> int:
+    """Delete what the slot holds from an earlier build but the current one does not produce (a
+    withdrawn submission's page and files); `wanted` lists the paths to keep, relative to the slot.
+    Theme assets, the search folder (replaced whole) and MkDocs' own files stay."""
+    removed = 0
+    for path in sorted(slot.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        relative = path.relative_to(slot).as_posix()
+        if path.is_dir():
+            if not any(path.iterdir()):
+                path.rmdir()
+        elif not relative.startswith(KEEP) and relative not in wanted:
+            path.unlink()
+            removed += 1
+    return removed
+
+
+def expected_files(docs: Path, records: list[Record], extracted: dict[str, Extracted]) -> set[str]:
+    """Every path a build of `docs` and `records` puts in the site, besides theme and search."""
+    wanted = set()
+    for path in docs.rglob("*"):
+        if path.is_file():
+            relative = path.relative_to(docs).as_posix()
+            wanted.add(html_path(relative) if relative.endswith(".md") else relative)
+    for record in records:
+        wanted.update(f"r/{record.id}/files/{a.published_name}" for a in record.attachments)
+        for view in extracted[record.id].files.values():
+            wanted.update(f"r/{record.id}/media/{d.name}" for d in view.published())
+    return wanted
+
+
+def switch(live: Path, slot: Path) -> None:
+    """Point `site` at the freshly built slot in one atomic rename. A `site` that is still a
+    plain folder (made by an older version) is replaced once."""
+    link = live.with_name(live.name + ".link")
+    link.unlink(missing_ok=True)
+    link.symlink_to(os.path.relpath(slot, live.parent))
+    if live.exists() and not live.is_symlink():
+        old = live.with_name(live.name + ".old")
+        live.rename(old)
+        os.replace(link, live)
+        discard(old)
+    else:
+        os.replace(link, live)
+
+
 def link_or_copy(source: Path, target: Path) -> None:
+    if target.exists():
+        if os.path.samefile(source, target):
+            return
+        target.unlink()
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.link(source, target)
@@ -42,7 +154,8 @@ def link_or_copy(source: Path, target: Path) -> None:
 
 def add_attachments(records: list[Record], extracted: dict[str, Extracted], out: Path) -> None:
     """Place every attachment at `r/<id>/files/<name>` beside its page, and what was derived from
-    it (previews, playable videos, posters, captions) at `r/<id>/media/<name>`."""
+    it (previews, playable videos, posters, captions) at `r/<id>/media/<name>`. Links already in
+    place from an earlier build are kept."""
     for record in records:
         page = out / "r" / record.id
         for attachment in record.attachments:
@@ -50,6 +163,19 @@ def add_attachments(records: list[Record], extracted: dict[str, Extracted], out:
         for view in extracted[record.id].files.values():
             for derived in view.published():
                 link_or_copy(derived.source, page / "media" / derived.name)
+
+
+def discard(folder: Path) -> None:
+    """Delete a whole old site without making the admin wait: it is moved aside at once and
+    removed by a detached `rm`; what a killed build leaves in .trash is removed next time."""
+    trash = folder.parent / ".trash"
+    trash.mkdir(exist_ok=True)
+    target = trash / f"{folder.name}-{os.getpid()}-{time.time_ns()}"
+    folder.rename(target)
+    try:
+        subprocess.Popen(["rm", "-rf", str(trash)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    except OSError:
+        shutil.rmtree(trash, ignore_errors=True)
 
 
 def recover(live: Path) -> None:
@@ -66,12 +192,12 @@ def publish(staged: Path, live: Path) -> None:
     recover(live)
     old = live.with_name(live.name + ".old")
     if old.exists():
-        shutil.rmtree(old)
+        discard(old)
     if live.exists():
         live.rename(old)
     staged.rename(live)
     if old.exists():
-        shutil.rmtree(old)
+        discard(old)
 
 
 def zip_folder(folder: Path, target: Path) -> Path:

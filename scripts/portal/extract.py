@@ -35,7 +35,7 @@ from .catalog import Catalog
 from .model import Attachment, Problem, Record
 
 # Bump a kind's version when its output changes, so artefacts made by older code are not reused.
-VERSIONS = {"text": "2", "preview": "1", "modern": "1", "probe": "1", "playable": "1", "poster": "1", "captions": "1"}
+VERSIONS = {"body": "1", "text": "2", "preview": "1", "modern": "1", "probe": "1", "playable": "1", "poster": "1", "captions": "1"}
 _CHUNK = 1 << 20
 
 
@@ -334,6 +334,14 @@ def markdown_html(text: str, attachment_names: Iterable[str] = ()) -> str:
     return nh3.clean(rendered, attribute_filter=_rewrite_src(set(attachment_names)), link_rel="noopener noreferrer")
 
 
+def _body_html(record: Record, cache: Cache) -> str:
+    """A Markdown body rendered once per content (and per set of attachment names it may cite)."""
+    names = sorted(a.name for a in record.attachments)
+    key = hashlib.sha256("\0".join([record.body_markdown or "", *names]).encode("utf-8")).hexdigest()
+    made = cache.artefact("body", key, ".html", lambda t: t.write_text(markdown_html(record.body_markdown or "", names), encoding="utf-8"))
+    return made.read_text(encoding="utf-8")
+
+
 # -- the stage -----------------------------------------------------------------------------------
 
 
@@ -356,7 +364,7 @@ def extract(records: list[Record], cache: Cache, catalog: Catalog, tools: Tools 
     problems: list[Problem] = missing_tool_notes(tools, records)
     for record in records:
         if record.body_markdown and record.body_markdown.strip():
-            results[record.id].body_html = markdown_html(record.body_markdown, (a.name for a in record.attachments))
+            results[record.id].body_html = _body_html(record, cache)
 
     jobs = [(record, index, attachment) for record in records for index, attachment in enumerate(record.attachments)]
     found: dict[tuple[str, int], tuple[FileView, list[Problem]]] = {}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import re
 import shutil
 from collections import defaultdict
@@ -157,12 +158,15 @@ def _environment(site: Site) -> jinja2.Environment:
     return env
 
 
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml: 10,000 pages' front matter
+
+
 def _page(front: dict[str, Any], body: str, generated: bool = True) -> str:
     """A Markdown page: front matter, then the HTML body. `portal: generated` lets the MkDocs hook
     skip Markdown parsing of a body that is already HTML."""
     if generated:
         front = {**front, "portal": "generated"}
-    header = yaml.safe_dump(front, allow_unicode=True, sort_keys=False, width=1000)
+    header = yaml.dump(front, Dumper=_DUMPER, allow_unicode=True, sort_keys=False, width=1000)
     # Blank lines around the HTML keep Markdown from treating it as anything but one raw block.
     return f"---\n{header}---\n\n{body.strip()}\n"
 
@@ -174,10 +178,33 @@ class Writer:
         self.docs = docs
         self.written: set[Path] = set()
         self.changed = 0
+        self.pages: dict[str, str] = {}  # Markdown page -> hash of its text, for incremental builds
+        self._keys_file = docs.parent / "render-keys.json"
+        try:
+            self._old_keys: dict[str, list[str]] = json.loads(self._keys_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self._old_keys = {}
+        self._keys: dict[str, list[str]] = {}
 
-    def write(self, relative: str, text: str) -> None:
+    def keep(self, relative: str, key: str) -> bool:
+        """Keep a page written by an earlier build from the same inputs (`key`); False if it must
+        be rendered again."""
+        old = self._old_keys.get(relative)
+        path = self.docs / relative
+        if old is None or old[0] != key or not path.exists():
+            return False
+        self.written.add(path)
+        self.pages[relative] = old[1]
+        self._keys[relative] = old
+        return True
+
+    def write(self, relative: str, text: str, key: str | None = None) -> None:
         path = self.docs / relative
         self.written.add(path)
+        if relative.endswith(".md"):
+            self.pages[relative] = hashlib.sha1(text.encode("utf-8")).hexdigest()
+            if key is not None:
+                self._keys[relative] = [key, self.pages[relative]]
         if path.exists() and path.read_text(encoding="utf-8") == text:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -203,6 +230,8 @@ class Writer:
         self.changed += 1
 
     def remove_leftovers(self) -> None:
+        self._keys_file.parent.mkdir(parents=True, exist_ok=True)
+        self._keys_file.write_text(json.dumps(self._keys), encoding="utf-8")
         for path in sorted(self.docs.rglob("*"), reverse=True):
             if path.is_file() and path not in self.written:
                 path.unlink()
@@ -244,16 +273,22 @@ def generate(
 
     resource = env.get_template("resource.html")
     base = (settings.site_url or "").rstrip("/") + "/" if settings.site_url else ""
+    templates = _templates_digest()
     for record in [*records, *peers]:
         page = f"r/{record.id}"
+        related = [] if record.school else site.related(record)
+        # Everything this page is made of: when none of it changed, the page file is kept as is.
+        key = hashlib.sha1(repr((templates, showcase, base, record, extracted.get(record.id), [_card(r) for r in related])).encode()).hexdigest()
+        if writer.keep(f"{page}.md", key):
+            continue
         body = resource.render(
             r=record,
             x=extracted.get(record.id, Extracted()),
-            related=[] if record.school else site.related(record),
+            related=related,
             root=url_to(page, "index"),
             jsonld=json_ld(record, catalog, settings.site_name, f"{base}r/{quote(record.id)}/") if showcase else None,
         )
-        writer.write(f"{page}.md", _page({"title": record.title, "hide": HIDE}, body))
+        writer.write(f"{page}.md", _page({"title": record.title, "hide": HIDE}, body), key)
 
     _listings(site, env, writer)
     home = env.get_template("home.html").render(
@@ -275,6 +310,19 @@ def generate(
     return writer, problems
 
 
+def _card(record: Record) -> tuple[object, ...]:
+    """What a listing card shows of a record."""
+    return (record.id, record.title, record.type, record.subject, record.grade, record.competencies,
+            record.authors, record.date, record.summary, record.exemplary)
+
+
+def _templates_digest() -> str:
+    digest = hashlib.sha1()
+    for path in sorted(TEMPLATES.glob("*.html")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 SHOWCASE_INTRO = """# {school} · 优秀案例
 
 这里展示本校教师在信息技术应用能力提升工程 2.0 中的优秀教学案例，均经教师本人同意公开。欢迎兄弟学校交流借鉴。
@@ -293,12 +341,13 @@ def _statistics_and_briefings(
     roster: list[Teacher] | None, settings: Settings, problems: list[Problem],
 ) -> None:
     briefings = read_briefings(content / BRIEFINGS, problems)
+    chart_cache = writer.docs.parent / "charts"
     terms = sorted({r.term for r in site.records} | {b.term for b in briefings}, reverse=True)
     stats = stats_context(site.records, site.catalog, roster, terms)
     page = env.get_template("stats.html")
     for term in terms:
         path = f"stats/{term}"
-        body = page.render(root=url_to(path, "index"), s=stats[term], charts=Charts(stats[term], site.catalog),
+        body = page.render(root=url_to(path, "index"), s=stats[term], charts=Charts(stats[term], site.catalog, chart_cache),
                            label=term_label(term), definitions=DEFINITIONS)
         writer.write(f"{path}.md", _page({"title": f"{term_label(term)}统计", "hide": HIDE}, body))
     overview = env.get_template("stats_index.html").render(
@@ -306,7 +355,7 @@ def _statistics_and_briefings(
     writer.write("stats/index.md", _page({"title": "学期统计", "hide": HIDE}, overview))
 
     for briefing in briefings:
-        text = render_briefing(briefing, stats[briefing.term], site.catalog, problems)
+        text = render_briefing(briefing, stats[briefing.term], site.catalog, problems, chart_cache)
         writer.write(f"{BRIEFINGS}/{briefing.slug}.md", _page({"title": briefing.title, "hide": HIDE}, text, generated=False))
     listing = env.get_template("briefings.html").render(
         root=url_to(f"{BRIEFINGS}/index", "index"), briefings=[(b, term_label(b.term)) for b in briefings], feed=FEED)

@@ -122,6 +122,8 @@ def _yaml_error(error: yaml.YAMLError) -> str:
     return f"YAML 格式错误，{where}：{problem}。请检查冒号、缩进和引号"
 
 
+# libyaml (shipped in PyYAML's wheels) parses ten times faster than the pure-Python loader.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_META_BYTES = 64 * 1024  # a meta.yml or front matter is a few hundred bytes; anything near this is not one
 _FULLWIDTH_KEY = re.compile(r"^(\s*(?:-\s+)?)([^\s:：#][^:：\n]*?)\s*：\s*", re.M)
 
@@ -139,7 +141,9 @@ def _check_shape(text: str) -> None:
             raise MetadataError(f"第 {number} 行用了 Tab 缩进，YAML 只能用空格缩进")
     # Anchors and aliases (& and *) are never needed for a submission, and a chain of them (an
     # "alias bomb") expands to billions of items: refuse them before anything is constructed.
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+    if "*" not in text:
+        return  # no alias can be written without "*"
+    for event in yaml.parse(text, Loader=_SAFE_LOADER):
         if isinstance(event, yaml.AliasEvent):
             line = event.start_mark.line + 1 if event.start_mark else 0
             raise MetadataError(f"第 {line} 行用了 YAML 别名（*），成果信息中不能使用 & 和 *")
@@ -148,11 +152,11 @@ def _check_shape(text: str) -> None:
 def load_metadata(text: str, check: _Check) -> Any:
     """Parse metadata safely and bounded; accept full-width colons (“标题：…”) with a warning."""
     _check_shape(text)
-    data = yaml.safe_load(text)
+    data = yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - the safe loader, in C
     if not isinstance(data, dict) and _FULLWIDTH_KEY.search(text):
         fixed = _FULLWIDTH_KEY.sub(lambda m: f"{m.group(1)}{m.group(2)}: ", text)
         _check_shape(fixed)
-        data = yaml.safe_load(fixed)
+        data = yaml.load(fixed, Loader=_SAFE_LOADER)  # noqa: S506
         if isinstance(data, dict):
             check.warn("", "用了中文冒号“：”，已按英文冒号“:”读取；建议改为英文冒号")
     return data

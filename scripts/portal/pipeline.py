@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import multiprocessing
 import shutil
 import time
 from collections.abc import Iterator
@@ -9,9 +11,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .build import add_attachments, mkdocs_site, publish
-from .catalog import load_catalog
-from .extract import Cache, Tools, extract
+from .build import add_attachments, close_slot, expected_files, mkdocs_site, next_slot, open_slot, prune, publish, switch, theme_fingerprint
+from .catalog import Catalog, load_catalog
+from .extract import Cache, Extracted, Tools, extract
 from .generate import generate
 from .index import build_index
 from .intake import scan
@@ -31,6 +33,7 @@ class Outcome:
     index_sizes: dict[str, int] = field(default_factory=dict)  # bytes of the search index by part
     seconds: dict[str, float] = field(default_factory=dict)  # wall time by stage
     published: list[Record] = field(default_factory=list)  # the showcase's cases
+    pages_reused: int = 0  # pages whose HTML came unchanged from the previous build
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
@@ -70,19 +73,54 @@ def build_site(project: Project) -> Outcome:
         outcome.problems.extend(peer_problems)
         peer_extracted, _ = extract(peers, outcome.cache, catalog, tools)
         extracted.update(peer_extracted)
+    searchable = [*intake.records, *peers]
+    # The search index needs only the records: build it in a second process meanwhile.
+    indexer = _start_index(searchable, extracted, catalog, _fresh(project.work / "search.new"))
     with outcome.timed("generate"):
         roster = load_roster(project, outcome.problems)
         writer, briefing_problems = generate(intake.records, extracted, catalog, project.docs, project.content, roster, settings, peers)
         outcome.pages_changed = writer.changed
         outcome.problems.extend(briefing_problems)
-    staged = _fresh(project.work / "site.new")
     with outcome.timed("mkdocs"):
-        mkdocs_site(project.config_file, project.docs, staged)
-        add_attachments([*intake.records, *peers], extracted, staged)
+        theme = theme_fingerprint(project.root, project.config_file)
+        slot = next_slot(project.work, project.site)
+        incremental = open_slot(slot, theme)
+        mkdocs_site(project.config_file, project.docs, slot, dirty=incremental)
+        outcome.pages_reused = len(writer.pages) - writer.changed if incremental else 0
+        prune(slot, expected_files(project.docs, searchable, extracted))
+        add_attachments(searchable, extracted, slot)
     with outcome.timed("index"):
-        outcome.index_sizes = build_index([*intake.records, *peers], extracted, catalog, staged)
-    publish(staged, project.site)
+        outcome.index_sizes = _finish_index(indexer, project.work / "search.new", slot / "search")
+    close_slot(slot, theme)
+    switch(project.site, slot)
     return outcome
+
+
+def _index_job(records: list[Record], extracted: dict[str, Extracted], catalog: Catalog, out: Path) -> None:
+    sizes = build_index(records, extracted, catalog, out)
+    (out / "sizes.json").write_text(json.dumps(sizes), encoding="utf-8")
+
+
+def _start_index(records: list[Record], extracted: dict[str, Extracted], catalog: Catalog, out: Path) -> multiprocessing.Process:
+    # fork: the child starts with the records in memory instead of receiving them pickled.
+    process = multiprocessing.get_context("fork").Process(target=_index_job, args=(records, extracted, catalog, out), daemon=True)
+    process.start()
+    return process
+
+
+def _finish_index(process: multiprocessing.Process, built: Path, target: Path) -> dict[str, int]:
+    process.join()
+    if process.exitcode != 0:
+        raise RuntimeError(f"搜索索引生成失败（退出码 {process.exitcode}）")
+    sizes: dict[str, int] = json.loads((built / "sizes.json").read_text(encoding="utf-8"))
+    target.mkdir(parents=True, exist_ok=True)
+    for part in (built / "search").iterdir():  # beside the search page MkDocs wrote there
+        old = target / part.name
+        if old.is_dir():
+            shutil.rmtree(old)
+        part.replace(old)
+    shutil.rmtree(built)
+    return sizes
 
 
 def _fresh(folder: Path) -> Path:

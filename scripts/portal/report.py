@@ -137,7 +137,7 @@ def _workbook(intake: Intake, problems: list[Problem], done: Completion, catalog
     book.save(path)
 
 
-def write_reports(resources: Path, intake: Intake, extra: list[Problem], catalog: Catalog, policy: Policy, folder: Path, term: str | None = None) -> Completion:
+def write_reports(resources: Path, intake: Intake, extra: list[Problem], catalog: Catalog, policy: Policy, folder: Path, term: str | None = None, workbook: bool = True) -> Completion:
     folder.mkdir(parents=True, exist_ok=True)
     done = completion(resources, intake.records, catalog, policy, term)
     problems = intake.problems + extra + done.problems
@@ -151,7 +151,8 @@ def write_reports(resources: Path, intake: Intake, extra: list[Problem], catalog
     }
     (folder / "problems.json").write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
     (folder / "index.html").write_text(_html(intake, problems, done, policy), encoding="utf-8")
-    _workbook(intake, problems, done, catalog, folder / WORKBOOK)
+    if workbook:
+        _workbook(intake, problems, done, catalog, folder / WORKBOOK)
     return done
 
 
