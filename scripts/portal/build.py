@@ -29,13 +29,25 @@ def mkdocs_site(config_file: Path, docs: Path, out: Path, dirty: bool = False, *
     """Render the generated pages with MkDocs + Material (and the school's `overrides/`);
     `overrides` replace settings of mkdocs.yml (the showcase's own name and navigation). With
     `dirty`, pages whose Markdown is older than their HTML in `out` are not rendered again."""
-    logging.getLogger("mkdocs").setLevel(logging.WARNING)
+    logger = logging.getLogger("mkdocs")
+    logger.setLevel(logging.WARNING)
+    source = logging.getLogger("mkdocs.commands.build")  # filters apply where a record is made
+    if not any(isinstance(f, _DirtyNotice) for f in source.filters):
+        source.addFilter(_DirtyNotice())
     config = load_config(config_file=str(config_file), docs_dir=str(docs), site_dir=str(out), **overrides)
     config.plugins.on_startup(command="build", dirty=dirty)
     try:
         mkdocs_build(config, dirty=dirty)
     finally:
         config.plugins.on_shutdown()
+
+
+class _DirtyNotice(logging.Filter):
+    """MkDocs warns that dirty builds may leave navigation stale; ours are cleared whenever the
+    theme or navigation changes (see below), so the warning would only alarm admins."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "'dirty' build" not in record.getMessage()
 
 
 # -- double-buffered campus site -----------------------------------------------------------------

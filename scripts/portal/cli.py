@@ -95,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--term", help="统计完成情况的学期，如 2023-2024-1（默认最新学期）")
     commands.add_parser("showcase", help="生成对外公开的优秀案例展示到 showcase/")
     commands.add_parser("showcase-zip", help="生成优秀案例展示并打包为 showcase.zip")
+    bench = commands.add_parser("bench", help="运行性能测试并打印结果（写入 reports/bench.json）")
+    bench.add_argument("--sizes", default="1000,10000", help="模拟成果数，逗号分隔（默认 1000,10000）")
+    bench.add_argument("--no-reference", action="store_true", help="不用原版 Material 构建对照")
+    bench.add_argument("--no-search", action="store_true", help="不在浏览器中测量搜索")
     commands.add_parser("briefing-pdf", help="把研修简报打印成 A4 PDF 到 reports/briefings/")
     template = commands.add_parser("register-template", help="生成空白成果登记表（带下拉选项）")
     template.add_argument("--out", type=Path, default=None, help="保存位置（默认 reports/成果登记表模板.xlsx）")
@@ -107,6 +111,11 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_site(project)
     if args.command == "check":
         return cmd_check(project, args.term)
+    if args.command == "bench":
+        from .bench import main as bench_main
+
+        sizes = [int(n) for n in args.sizes.split(",") if n.strip()]
+        return bench_main(project.root, sizes, project.reports / "bench.json", not args.no_reference, not args.no_search)
     if args.command in ("showcase", "showcase-zip"):
         return cmd_showcase(project, archive=args.command == "showcase-zip")
     if args.command == "briefing-pdf":

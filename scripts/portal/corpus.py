@@ -9,6 +9,7 @@ same corpus. It is written into a folder the caller names, never into a school's
 from __future__ import annotations
 
 import random
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,7 @@ class CorpusSpec:
     seed: int = 20231012
     video_every: int = 0  # one folder submission in this many carries a video (0: none)
     docx_every: int = 0  # one in this many is a folder with a .docx holding its body
+    pdf_every: int = 0  # one in this many is a folder with a PDF (from a small pool printed once)
 
 
 def _sentence(rng: random.Random) -> str:
@@ -101,12 +103,18 @@ def write_corpus(resources: Path, catalog: Catalog, spec: CorpusSpec) -> int:
     from docx import Document  # only needed when documents are asked for
 
     rng = random.Random(spec.seed)
+    pdfs = pdf_pool(resources.parent / ".corpus-pdfs", rng) if spec.pdf_every else []
     for number in range(spec.size):
         meta = metadata(rng, catalog, number)
         text = body(rng, rng.randint(8, 40))
         folder = resources / meta["term"]
         folder.mkdir(parents=True, exist_ok=True)
-        if spec.docx_every and number % spec.docx_every == 0:
+        if pdfs and number % spec.pdf_every == 1:
+            target = folder / f"s{number:05d}"
+            target.mkdir(exist_ok=True)
+            (target / "meta.yml").write_text(yaml.safe_dump(meta, allow_unicode=True, sort_keys=False), encoding="utf-8")
+            shutil.copyfile(pdfs[number % len(pdfs)], target / "学习单.pdf")
+        elif spec.docx_every and number % spec.docx_every == 0:
             target = folder / f"s{number:05d}"
             target.mkdir(exist_ok=True)
             (target / "meta.yml").write_text(yaml.safe_dump(meta, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -115,19 +123,45 @@ def write_corpus(resources: Path, catalog: Catalog, spec: CorpusSpec) -> int:
                 document.add_paragraph(text[start : start + 200])
             document.save(str(target / "文档.docx"))
             if spec.video_every and number % (spec.video_every * spec.docx_every) == 0:
-                sample_video(target / "微课.mp4")
+                sample_video(target / "微课.mp4", number)
         else:
             header = yaml.safe_dump(meta, allow_unicode=True, sort_keys=False)
             (folder / f"s{number:05d}.md").write_text(f"---\n{header}---\n\n{text}\n", encoding="utf-8")
     return spec.size
 
 
-def sample_video(path: Path) -> None:
-    """A two-second H.264 clip; requires ffmpeg."""
+def pdf_pool(folder: Path, rng: random.Random, count: int = 8) -> list[Path]:
+    """A few PDFs of Chinese teaching prose printed by headless Chromium (none without it)."""
+    import html
+    import subprocess
+    import tempfile
+
+    browser = shutil.which("chromium")
+    if browser is None:
+        return []
+    folder.mkdir(parents=True, exist_ok=True)
+    made: list[Path] = []
+    for number in range(count):
+        target = folder / f"pool-{number}.pdf"
+        if not target.exists():
+            with tempfile.TemporaryDirectory() as scratch:
+                page = Path(scratch) / "page.html"
+                page.write_text(f"<html lang='zh'><meta charset='utf-8'><body><h1>学习单 {number}</h1><p>{html.escape(body(rng, 30))}</p></body></html>", encoding="utf-8")
+                subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                                "--disable-component-update", "--no-first-run", f"--user-data-dir={scratch}/profile",
+                                f"--print-to-pdf={target}", "--no-pdf-header-footer", page.as_uri()],
+                               check=True, capture_output=True, timeout=120)
+        made.append(target)
+    return made
+
+
+def sample_video(path: Path, seed: int = 0) -> None:
+    """A two-second H.264 clip, different for each seed; requires ffmpeg."""
     import subprocess
 
+    colour = f"0x{(seed * 2654435761) & 0xFFFFFF:06x}"
     subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=10", "-t", "2",
+        ["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"color=c={colour}:size=160x90:rate=10", "-t", "2",
          "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(path)],
         check=True,
     )
