@@ -347,7 +347,14 @@
     }
   };
 
+  function column(text) {  // see _column() in scripts/portal/index.py
+    return Array.from(text, function (c) { return c === " " ? -1 : c.charCodeAt(0) - 48; });
+  }
+
   loadGz(BASE + "search/facets.json.gz").then(function (table) {
+    FACETS.forEach(function (f) { if (table[f[0]] && typeof table[f[0]].of === "string") table[f[0]].of = column(table[f[0]].of); });
+    table.points.of = table.n ? table.points.of.split(",").map(column) : [];
+    table.exemplary = Array.from(table.exemplary, function (c) { return c === "1" ? 1 : 0; });
     facets = table;
     return run();
   }).catch(function () {

@@ -299,7 +299,7 @@ def generate(
         points_covered=len(site.by["points"]),
     )
     search = env.get_template("search.html").render(root=url_to("search/index", "index"))
-    writer.write("search/index.md", _page({"title": "搜索", "hide": HIDE}, search))
+    writer.write("search/index.md", _page({"title": "搜索", "hide": HIDE, "portal_search": True}, search))
     # The home page mixes the admin's Markdown introduction with generated HTML: it is parsed.
     writer.write("index.md", _page({"title": "首页", "hide": HIDE}, _intro_html(intro) + "\n\n" + home, generated=False))
     if not showcase:

@@ -13,6 +13,7 @@ import datetime as dt
 import os
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -166,18 +167,26 @@ def parse_meta_yaml(text: str, check: _Check) -> dict[str, Any] | None:
     if not text.strip():
         check.refuse("", "meta.yml 是空文件，请填写标题、类型、学科、年级、能力点和作者")
         return None
-    try:
-        data = load_metadata(text, check)
-    except MetadataError as error:
-        check.refuse("", str(error))
-        return None
-    except yaml.YAMLError as error:
-        check.refuse("", _yaml_error(error))
-        return None
-    if not isinstance(data, dict):
+    data = _guarded(check, lambda: load_metadata(text, check))
+    if data is not None and not isinstance(data, dict):
         check.refuse("", "meta.yml 的内容应是“字段: 值”的列表，每行一个字段，如“标题: 认识钟表”")
         return None
     return data
+
+
+def _guarded(check: _Check, parse: Callable[[], Any]) -> Any:
+    """Run a metadata parser; a failure becomes a refusal with a message for teachers."""
+    try:
+        return parse()
+    except MetadataError as error:
+        check.refuse("", str(error))
+    except yaml.YAMLError as error:
+        # python-frontmatter hands YAML the text from the opening "---" line on, so line numbers
+        # count from the top of the file for both forms.
+        check.refuse("", _yaml_error(error))
+    except Exception as error:  # python-frontmatter wraps some errors in its own types
+        check.refuse("", f"元数据无法读取：{type(error).__name__}")
+    return None
 
 
 class _BoundedYAMLHandler(frontmatter.YAMLHandler):
@@ -195,18 +204,8 @@ def parse_front_matter(text: str, check: _Check) -> tuple[dict[str, Any], str] |
     if not text.lstrip("\ufeff").startswith("---"):
         check.refuse("", "Markdown 文件开头缺少 --- 包围的元数据（标题、类型、学科、年级、能力点、作者）")
         return None
-    try:
-        post = frontmatter.loads(text.lstrip("\ufeff"), handler=_BoundedYAMLHandler(check))
-    except MetadataError as error:
-        check.refuse("", str(error))
-        return None
-    except yaml.YAMLError as error:
-        # python-frontmatter hands YAML the text from the opening "---" line on, so the line
-        # numbers already count from the top of the file.
-        check.refuse("", _yaml_error(error))
-        return None
-    except Exception as error:  # python-frontmatter wraps some errors in its own types
-        check.refuse("", f"元数据无法读取：{type(error).__name__}")
+    post = _guarded(check, lambda: frontmatter.loads(text.lstrip("\ufeff"), handler=_BoundedYAMLHandler(check)))
+    if post is None:
         return None
     if not isinstance(post.metadata, dict) or not post.metadata:
         check.refuse("", "开头 --- 之间应是“字段: 值”的列表，如“标题: 认识钟表”")
