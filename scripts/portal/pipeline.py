@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import shutil
+import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -75,7 +77,11 @@ def build_site(project: Project) -> Outcome:
         extracted.update(peer_extracted)
     searchable = [*intake.records, *peers]
     # The search index needs only the records: build it in a second process meanwhile.
-    indexer = _start_index(searchable, extracted, catalog, _fresh(project.work / "search.new"))
+    index_dir = _fresh(project.work / f"search.new-{os.getpid()}")  # its own folder: a killed build's leftover can't collide
+    for leftover in project.work.glob("search.new-*"):
+        if leftover != index_dir:
+            shutil.rmtree(leftover, ignore_errors=True)
+    indexer = _start_index(searchable, extracted, catalog, index_dir)
     with outcome.timed("generate"):
         roster = load_roster(project, outcome.problems)
         writer, briefing_problems = generate(intake.records, extracted, catalog, project.docs, project.content, roster, settings, peers)
@@ -90,13 +96,24 @@ def build_site(project: Project) -> Outcome:
         prune(slot, expected_files(project.docs, searchable, extracted))
         add_attachments(searchable, extracted, slot)
     with outcome.timed("index"):
-        outcome.index_sizes = _finish_index(indexer, project.work / "search.new", slot / "search")
+        outcome.index_sizes = _finish_index(indexer, index_dir, slot / "search")
     close_slot(slot, theme)
     switch(project.site, slot)
     return outcome
 
 
+def _die_with_parent() -> None:
+    """Linux: end this child if the build that started it is killed, instead of running on."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _index_job(records: list[Record], extracted: dict[str, Extracted], catalog: Catalog, out: Path) -> None:
+    _die_with_parent()
     sizes = build_index(records, extracted, catalog, out)
     (out / "sizes.json").write_text(json.dumps(sizes), encoding="utf-8")
 
