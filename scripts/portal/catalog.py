@@ -95,9 +95,6 @@ class Catalog:
     def grade_order(self, grade: str) -> int:
         return self.grades.index(grade) if grade in self.grades else len(self.grades)
 
-    def subject_order(self, subject: str) -> int:
-        return self.subjects.index(subject) if subject in self.subjects else len(self.subjects)
-
 
 def _aliases(entries: list[dict[str, Any]], upper_ascii: bool = False) -> dict[str, str]:
     table: dict[str, str] = {}
