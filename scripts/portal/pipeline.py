@@ -35,7 +35,7 @@ class Outcome:
     index_sizes: dict[str, int] = field(default_factory=dict)  # bytes of the search index by part
     seconds: dict[str, float] = field(default_factory=dict)  # wall time by stage
     published: list[Record] = field(default_factory=list)  # the showcase's cases
-    pages_reused: int = 0  # pages whose HTML came unchanged from the previous build
+    pages_reused: int = 0  # pages whose Markdown did not change, in an incremental build
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
@@ -46,7 +46,7 @@ class Outcome:
             self.seconds[stage] = time.perf_counter() - started
 
 
-def load_roster(project: Project, problems: list[Problem]) -> list[Teacher] | None:
+def load_roster(project: Project) -> list[Teacher] | None:
     """The roster, if the school keeps one; its own problems are reported by the admin report."""
     path = find_roster(project.resources)
     if path is None:
@@ -83,7 +83,7 @@ def build_site(project: Project) -> Outcome:
             shutil.rmtree(leftover, ignore_errors=True)
     indexer = _start_index(searchable, extracted, catalog, index_dir)
     with outcome.timed("generate"):
-        roster = load_roster(project, outcome.problems)
+        roster = load_roster(project)
         writer, briefing_problems = generate(intake.records, extracted, catalog, project.docs, project.content, roster, settings, peers)
         outcome.pages_changed = writer.changed
         outcome.problems.extend(briefing_problems)
