@@ -45,7 +45,18 @@ else
 fi
 
 install() {
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  # LibreOffice's recommends bring a Java runtime the headless converter never uses; the other
+  # packages (chromium, ffmpeg, fonts) are installed as Debian recommends them.
+  local office=() other=() package
+  for package in "$@"; do
+    case "$package" in libreoffice-*) office+=("$package") ;; *) other+=("$package") ;; esac
+  done
+  if [ "${#other[@]}" -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${other[@]}" >/dev/null
+  fi
+  if [ "${#office[@]}" -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${office[@]}" >/dev/null
+  fi
 }
 echo "正在安装系统软件包：${need[*]} ${want[*]}（只需一次）"
 "${sudo[@]}" apt-get update -qq
