@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from portal.project import Project
+
 REPO = Path(__file__).resolve().parent.parent
 CJK_FONT_CANDIDATES = (
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
@@ -129,7 +131,7 @@ def make_pdf(path: Path, text: str) -> Path:
     return path
 
 
-def make_project(root: Path) -> "Project":
+def make_project(root: Path) -> Project:
     """A school repository without submissions: the shipped config, catalogs, pages and theme."""
     root.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "mkdocs.yml", root / "mkdocs.yml")
@@ -137,8 +139,6 @@ def make_project(root: Path) -> "Project":
         shutil.copytree(REPO / folder, root / folder)
     shutil.copytree(REPO / "scripts", root / "scripts", ignore=shutil.ignore_patterns("__pycache__"))
     (root / "resources").mkdir()
-    from portal.project import Project
-
     return Project(root)
 
 

@@ -1,6 +1,6 @@
 """Write the demo corpus shipped under resources/ (run once by a developer; output is committed).
 
-    .venv/bin/python tests/make_demo.py resources
+    PYTHONPATH=scripts .venv/bin/python tests/make_demo.py resources
 
 No command of the portal writes into resources/; this developer tool is the only thing that does,
 and only when asked to, into an empty folder.

@@ -6,7 +6,6 @@ import re
 import shutil
 import unicodedata
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 from factories import make_project, write_markdown, write_meta

@@ -24,7 +24,7 @@ def test_home_to_subject_to_resource_plays_video(built, serve, offline_page) -> 
     assert page.locator("h2", has_text="一年级").count() == 1
 
     page.get_by_role("link", name=XSS_TITLE).first.click()
-    page.wait_for_url(f"**/r/**")
+    page.wait_for_url("**/r/**")
     assert page.title().startswith(XSS_TITLE)  # shown literally, never run
     assert page.locator("h1").first.inner_text() == XSS_TITLE
 

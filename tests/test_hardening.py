@@ -4,7 +4,6 @@ active, and loses nothing."""
 from __future__ import annotations
 
 import os
-import re
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 import signal

@@ -8,7 +8,6 @@ so a segmenter-style regression (Pagefind 1.5.2 found 3 of 38 for 核心素养) 
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from factories import assert_accounting, make_docx, make_project, write_meta

@@ -23,7 +23,7 @@ from markupsafe import Markup
 from .catalog import Catalog
 from .model import Problem, Record, term_label
 from .register import Teacher
-from .stats import DEFINITIONS, TermStats, term_stats
+from .stats import TermStats, term_stats
 
 BRIEFINGS = "briefings"
 FEED = "feed.xml"

@@ -27,7 +27,7 @@ def _print_outcome(outcome: pipeline.Outcome, project: Project, term: str | None
     if done.standings:
         count = {status: sum(1 for s in done.standings if s.status == status) for status in ("达标", "未达标", "未提交")}
         print(f"{done.term} 教师 {len(done.standings)} 人：达标 {count['达标']} 人，未达标 {count['未达标']} 人，未提交 {count['未提交']} 人")
-    print(f"管理员报告：reports/index.html" + (f" 和 reports/{WORKBOOK}" if workbook else "（Excel 版由 make check 生成）"))
+    print("管理员报告：reports/index.html" + (f" 和 reports/{WORKBOOK}" if workbook else "（Excel 版由 make check 生成）"))
 
 
 def cmd_site(project: Project) -> int:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import gzip
 import html
-import json
 import re
 import unicodedata
 from array import array

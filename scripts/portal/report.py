@@ -15,7 +15,7 @@ import jinja2
 from .catalog import Catalog
 from .model import Intake, Problem, Record, term_label
 from .policy import Policy, Standing, evaluate, latest_term
-from .register import TableError, Teacher, find_roster, read_roster
+from .register import TableError, find_roster, read_roster
 
 TEMPLATES = Path(__file__).with_name("templates")
 WORKBOOK = "完成情况.xlsx"
