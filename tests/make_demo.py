@@ -8,6 +8,7 @@ and only when asked to, into an empty folder.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -65,6 +66,45 @@ def doc_sections(title: str) -> list[tuple[str, list[str]]]:
     ]
 
 
+ROSTER = [
+    ("张敏", "小学数学组", "数学", "1988"), ("李强", "小学数学组", "数学", "1972"), ("王芳", "小学语文组", "语文", "1985"),
+    ("赵丽", "小学语文组", "语文", "1979"), ("陈静", "英语组", "英语", "1991"), ("刘洋", "科学组", "科学", "1986"),
+    ("孙悦", "科学组", "科学", "1995"), ("周婷", "道德与法治组", "道德与法治", "1983"), ("吴刚", "理化组", "物理", "1976"),
+    ("郑华", "生物地理组", "生物学", "1981"), ("冯雪", "艺体组", "音乐", "1990"), ("何佳", "艺体组", "美术", "1993"),
+    ("林涛", "信息科技组", "信息科技", "1989"), ("高峰", "初中数学组", "数学", "1970"), ("马超", "艺体组", "体育与健康", "1992"),
+    ("黄磊", "初中数学组", "数学", "1968"), ("徐娜", "英语组", "英语", "1996"),
+]
+REGISTER = [
+    ["成果名称", "教师姓名", "任教学科", "年级", "微能力点", "成果类型", "附件", "教研组", "简介"],
+    ["分数的初步认识：单元整体教学设计", "张敏", "数学", "三年级", "A3 演示文稿设计与制作", "教学设计", "登记表附件/单元整体教学设计.docx", "小学数学组", "以学习任务单和课件支持单元整体教学。"],
+    ["作业设计评价量规", "高峰、李强", "数学", "七年级", "A11", "评价量规", "登记表附件/作业设计评价量规.docx", "初中数学组", "从目标、难度、形式三方面评价作业设计。"],
+]
+
+
+def admin_files(target: Path) -> None:
+    """The roster, a register saved by WPS on Chinese Windows (GBK) with its files, a peer school."""
+    rows = [("姓名", "教研组", "学科", "出生年份"), *ROSTER]
+    (target / "teachers.csv").write_text("\n".join(",".join(r) for r in rows) + "\n", encoding="utf-8")
+    term = target / T2
+    make_docx(term / "登记表附件" / "单元整体教学设计.docx", "分数的初步认识 单元整体教学设计",
+              [("单元目标", ["理解分数的意义，会读写简单的分数。"]), ("评价设计", ["用评价量规记录小组合作表现。"])])
+    make_docx(term / "登记表附件" / "作业设计评价量规.docx", "作业设计评价量规", [("评价维度", ["目标一致、难度适中、形式多样。"])])
+    (term / "成果登记表.csv").write_bytes(("\r\n".join(",".join(r) for r in REGISTER) + "\r\n").encode("gbk"))
+    peer = target / "_peers" / "城南小学"
+    peer.mkdir(parents=True)
+    site = "http://anli.chengnan.example.edu.cn/"
+    cases = [
+        {"id": "2023-2024-2-语文-思维导图", "title": "用思维导图梳理《草船借箭》情节", "type": "教学设计", "subject": "语文", "grade": "五年级",
+         "competencies": [{"code": "A8", "name": "技术支持的方法指导"}], "authors": ["钱晓燕"], "term": "2023-2024-2", "date": "2024-04-16",
+         "summary": "学生用思维导图软件梳理故事起因、经过和结果，再进行复述。", "keywords": ["思维导图", "复述"], "url": site + "r/1/", "files": []},
+        {"id": "2023-2024-2-数学-数据可视化", "title": "“我们的课间活动”统计图表", "type": "案例描述", "subject": "数学", "grade": "四年级",
+         "competencies": [{"code": "A13", "name": "数据可视化呈现与解读"}], "authors": ["孔维", "曹琳"], "term": "2023-2024-2", "date": "2024-05-21",
+         "summary": "学生调查课间活动，用电子表格制作条形统计图并解读。", "keywords": ["条形统计图", "调查"], "url": site + "r/2/", "files": []},
+    ]
+    catalog = {"schema": 1, "school": "城南小学", "site_url": site, "generated": "2024-06-28", "cases": cases}
+    (peer / "catalog.json").write_text(json.dumps(catalog, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
 def main(target: Path) -> None:
     if target.exists() and any(target.iterdir()):
         sys.exit(f"{target} 不是空文件夹，未写入")
@@ -84,6 +124,7 @@ def main(target: Path) -> None:
                 make_docx(folder / file_name, text, doc_sections(text), [["环节", "时间", "技术支持"], ["导入", "5 分钟", "课件"], ["探究", "20 分钟", "平板"]])
     for term, name, meta, body in MARKDOWN:
         write_markdown(target / term / name, meta, body)
+    admin_files(target)
 
 
 if __name__ == "__main__":
