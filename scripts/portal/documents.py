@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 PAGE_TEXT_BUDGET = 12_000  # characters of document text shown on a page; search sees all of it
 LIBREOFFICE_TIMEOUT = 300
@@ -111,15 +112,20 @@ def _table_rows(rows: Iterable[object]) -> tuple[str, str]:
     return '<table class="docx-table">\n' + "\n".join(html_rows) + "\n</table>", "\n".join(text_rows)
 
 
+def _open(reader: Callable[[str], Any], path: Path, kind: str) -> Any:
+    """Open a document with its library; any failure there means the file is not one."""
+    try:
+        return reader(str(path))
+    except Exception as error:  # zip, XML and library errors alike
+        raise DocumentError(f"不是有效的 {kind}（{type(error).__name__}）") from error
+
+
 def read_docx(path: Path) -> DocText:
     """Headings, paragraphs, lists and tables, in document order."""
     from docx import Document
     from docx.table import Table
 
-    try:
-        document = Document(str(path))
-    except Exception as error:
-        raise DocumentError(f"不是有效的 Word 文档（{type(error).__name__}）") from error
+    document = _open(Document, path, "Word 文档")
     found = DocText()
     items: list[str] = []
 
@@ -180,10 +186,7 @@ def read_pptx(path: Path) -> DocText:
     """Slide by slide: the title, then the text of every other shape and table."""
     from pptx import Presentation
 
-    try:
-        presentation = Presentation(str(path))
-    except Exception as error:
-        raise DocumentError(f"不是有效的 PowerPoint 文件（{type(error).__name__}）") from error
+    presentation = _open(Presentation, path, "PowerPoint 文件")
     found = DocText()
     for number, slide in enumerate(presentation.slides, start=1):
         title_shape = slide.shapes.title

@@ -29,9 +29,9 @@ import jinja2
 import yaml
 
 from .briefings import BRIEFINGS, FEED, Charts, atom_feed, read_briefings, render_briefing, stats_context
-from .catalog import Catalog, fold
+from .catalog import Catalog
 from .extract import Extracted
-from .model import Problem, Record, newest_first, term_label
+from .model import Problem, Record, newest_first, slug, term_label
 from .register import Teacher
 from .settings import Settings
 from .showcase import json_ld
@@ -62,12 +62,6 @@ def human_size(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{size} B"
-
-
-def slug(name: str) -> str:
-    """A path segment for a value teachers typed (group names): word characters only."""
-    cleaned = re.sub(r"[^\w\-]+", "-", fold(name)).strip("-")
-    return cleaned[:40] if cleaned else hashlib.sha1(name.encode()).hexdigest()[:8]
 
 
 def paginate(items: Sequence[Any], size: int = PAGE_SIZE) -> list[Sequence[Any]]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +76,13 @@ class Record:
     school: str | None = None  # another school's case (resources/_peers/); None for ours
     links: list[tuple[str, str]] = field(default_factory=list)  # (name, URL) of a peer's remote files
     origin_url: str | None = None  # a peer case's page on its own school's showcase
+
+
+def slug(name: str) -> str:
+    """A path segment for a name someone typed (a group, a peer school, a peer's case id): word
+    characters only, at most 40; a hash when nothing is left."""
+    cleaned = re.sub(r"[^\w\-]+", "-", unicodedata.normalize("NFKC", name).strip()).strip("-")
+    return cleaned[:40] if cleaned else hashlib.sha1(name.encode()).hexdigest()[:8]
 
 
 def json_text(data: object, indent: int | None = None) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -22,10 +21,10 @@ from urllib.parse import quote, unquote
 
 from markupsafe import Markup
 
-from .catalog import Catalog, fold
+from .catalog import Catalog
 from .extract import Extracted
 from .index import html_text
-from .model import Attachment, Problem, Record, json_text, newest_first
+from .model import Attachment, Problem, Record, json_text, newest_first, slug
 from .privacy import scan
 
 CATALOG_FILE = "catalog.json"
@@ -162,10 +161,6 @@ def cases_feed(cases: list[Record], school: str, site_url: str | None) -> bytes:
 # -- other schools' cases on our campus site ----------------------------------------------------
 
 
-def _peer_slug(school: str) -> str:
-    return re.sub(r"[^\w\-]+", "-", fold(school)).strip("-") or "school"
-
-
 def read_peers(resources: Path, catalog: Catalog) -> tuple[list[Record], list[Problem]]:
     """Cases from `resources/_peers/<school>/catalog.json`, attributed to their school. Files the
     peer folder holds are published like ours; others are offered as links to the peer's site."""
@@ -214,7 +209,7 @@ def _peer_record(case: Any, school: str, folder: Path, catalog: Catalog) -> Reco
     except ValueError:
         pass
     return Record(
-        id=f"peer-{_peer_slug(school)}-{_peer_slug(str(case['id']))}"[:100],
+        id=f"peer-{slug(school)}-{slug(str(case['id']))}"[:100],
         term=str(case.get("term") or ""),
         source=folder / CATALOG_FILE,
         source_label=f"{PEERS}/{folder.name}",
