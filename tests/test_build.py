@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from factories import assert_accounting, make_project, tree_digest, write_meta
@@ -193,3 +194,43 @@ def test_shipped_demo_corpus_is_all_accepted() -> None:
     assert len({r.term for r in records}) >= 2
     kinds = {a.kind for r in records for a in r.attachments}
     assert {"video", "document"} <= kinds
+
+
+def test_pages_put_into_shells_are_byte_identical_to_pages_mkdocs_renders(built, tmp_path: Path) -> None:
+    """Resource and listing pages are the theme's shell with title, body and URL put in
+    (chrome.py); MkDocs rendering each page itself must give the very same bytes."""
+    from portal.build import mkdocs_site
+    from portal.catalog import load_catalog
+    from portal.chrome import fill_pages, read_shells
+    from portal.extract import Cache, extract
+    from portal.generate import generate
+    from portal.intake import scan
+    from portal.settings import Settings
+
+    project, _, _ = built
+    config = tmp_path / "mkdocs.yml"
+    text = project.config_file.read_text(encoding="utf-8").replace("scripts/portal/mkdocs_hooks.py", str(project.root / "scripts/portal/mkdocs_hooks.py"))
+    text = text.replace("custom_dir: overrides", f"custom_dir: {project.root / 'overrides'}")
+    config.write_text("site_url: https://school.example/资源/\n" + text, encoding="utf-8")  # canonical links too
+    settings = Settings.load(config)
+    catalog = load_catalog(project.catalog)
+    records = scan(project.resources, catalog).records
+    extracted, _ = extract(records, Cache(project.cache), catalog)
+
+    made = generate(records, extracted, catalog, tmp_path / "docs-shells", project.content, None, settings, nav=settings.nav)
+    mkdocs_site(config, tmp_path / "docs-shells", tmp_path / "shells")
+    fill_pages(tmp_path / "shells", made.pages, read_shells(tmp_path / "shells", made.shells))
+    every_page = settings.nav | {p.path for p in made.pages}
+    whole = generate(records, extracted, catalog, tmp_path / "docs-whole", project.content, None, settings, nav=every_page)
+    assert not whole.pages  # MkDocs renders every page itself here
+    mkdocs_site(config, tmp_path / "docs-whole", tmp_path / "whole")
+
+    kinds = {p.path.split("/")[0] for p in made.pages}
+    assert {"r", "subjects", "points", "groups", "terms", "types", "stats"} <= kinds and len(made.pages) > 80
+    assert any(p.title == XSS_TITLE for p in made.pages)
+    for generated in made.pages:
+        shell_made = (tmp_path / "shells" / generated.output).read_text(encoding="utf-8")
+        assert shell_made == (tmp_path / "whole" / generated.output).read_text(encoding="utf-8"), generated.path
+    sample = (tmp_path / "shells" / f"r/{T1}-钟表/index.html").read_text(encoding="utf-8")
+    assert f'<link rel="canonical" href="https://school.example/资源/r/{quote(T1)}-' in sample
+    assert "PortalShell" not in sample and not list((tmp_path / "shells").rglob("_portal-shell"))

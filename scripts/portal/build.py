@@ -20,6 +20,7 @@ from typing import Any
 from mkdocs.commands.build import build as mkdocs_build
 from mkdocs.config import load_config
 
+from .chrome import MANIFEST, SHELLS, HtmlPage
 from .extract import Extracted
 from .model import Record
 
@@ -103,7 +104,7 @@ def close_slot(slot: Path, theme: str) -> None:
     (slot / STAMP).write_text(json.dumps({"theme": theme}), encoding="utf-8")
 
 
-KEEP = ("assets/", "search/", "404.html", "sitemap.xml", "sitemap.xml.gz", STAMP)
+KEEP = ("assets/", "search/", "404.html", "sitemap.xml", "sitemap.xml.gz", STAMP, MANIFEST)
 
 
 def prune(slot: Path, wanted: set[str]) -> int:
@@ -122,13 +123,14 @@ def prune(slot: Path, wanted: set[str]) -> int:
     return removed
 
 
-def expected_files(docs: Path, records: list[Record], extracted: dict[str, Extracted]) -> set[str]:
-    """Every path a build of `docs` and `records` puts in the site, besides theme and search."""
-    wanted = set()
+def expected_files(docs: Path, pages: list[HtmlPage], records: list[Record], extracted: dict[str, Extracted]) -> set[str]:
+    """Every path a build of `docs`, `pages` and `records` puts in the site, besides theme and search."""
+    wanted = {page.output for page in pages}
     for path in docs.rglob("*"):
         if path.is_file():
             relative = path.relative_to(docs).as_posix()
-            wanted.add(html_path(relative) if relative.endswith(".md") else relative)
+            if SHELLS not in relative:
+                wanted.add(html_path(relative) if relative.endswith(".md") else relative)
     for record in records:
         wanted.update(f"r/{record.id}/files/{a.published_name}" for a in record.attachments)
         for view in extracted[record.id].files.values():

@@ -1,13 +1,14 @@
-"""Generate: write the site's pages as plain Markdown with front matter, outside MkDocs.
+"""Generate: make the site's pages from the records, with our own templates.
 
-Resource pages and listings carry pre-rendered HTML made by our own Jinja2 templates with
-autoescaping on, so every field a teacher typed is escaped once, here, whatever theme renders the
-page afterwards. Pages are written only when their text changed, and pages left over from an
-earlier build are removed, so the folder always mirrors the current submissions.
+Resource pages and listings are HTML made by our own Jinja2 templates with autoescaping on, so
+every field a teacher typed is escaped once, here, whatever theme frames the page afterwards.
+Pages MkDocs renders itself (hand-written Markdown, briefings, the pages the navigation names) are
+written into the docs folder, each only when its text changed; every other page is handed to the
+build as an `HtmlPage` to be put into the theme's chrome (see chrome.py), rendered lazily.
 
 Layout (URLs with `use_directory_urls`):
     index.md                      home: counts, newest, exemplary
-    r/<id>.md                     one page per resource, out of the navigation
+    r/<id>/                       one page per resource, out of the navigation
     subjects/ points/ groups/ terms/ types/   overview + one paginated listing per value
 """
 
@@ -15,12 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import re
 import shutil
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -30,6 +31,7 @@ import yaml
 
 from .briefings import BRIEFINGS, FEED, Charts, atom_feed, read_briefings, render_briefing, stats_context
 from .catalog import Catalog
+from .chrome import BODY, TITLE, HtmlPage, Shape, shape_of, shell_paths
 from .extract import Extracted
 from .model import Problem, Record, newest_first, slug, term_label
 from .register import Teacher
@@ -166,39 +168,34 @@ def _page(front: dict[str, Any], body: str, generated: bool = True) -> str:
 
 
 class Writer:
-    """Writes pages into the docs folder, skipping unchanged ones, and removes leftovers."""
+    """Collects one edition's pages. Pages MkDocs renders (hand-written Markdown, briefings, the
+    pages the navigation names) are written into the docs folder, each only when its text
+    changed, and leftovers are removed. Every other generated page becomes an `HtmlPage` that the
+    build puts into the theme's chrome, rendered only when its key changed."""
 
-    def __init__(self, docs: Path):
+    def __init__(self, docs: Path, nav: frozenset[str] = frozenset()):
         self.docs = docs
+        self.nav = nav  # docs paths without `.md` that the navigation names
         self.written: set[Path] = set()
         self.changed = 0
-        self.pages: dict[str, str] = {}  # Markdown page -> hash of its text, for incremental builds
-        self._keys_file = docs.parent / "render-keys.json"
-        try:
-            self._old_keys: dict[str, list[str]] = json.loads(self._keys_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            self._old_keys = {}
-        self._keys: dict[str, list[str]] = {}
+        self.html_pages: list[HtmlPage] = []
 
-    def keep(self, relative: str, key: str) -> bool:
-        """Keep a page written by an earlier build from the same inputs (`key`); False if it must
-        be rendered again."""
-        old = self._old_keys.get(relative)
-        path = self.docs / relative
-        if old is None or old[0] != key or not path.exists():
-            return False
-        self.written.add(path)
-        self.pages[relative] = old[1]
-        self._keys[relative] = old
-        return True
+    def page(self, path: str, title: str, render: Callable[[], str], key: str | None = None, search: bool = False) -> None:
+        """A generated HTML page; without a `key`, it is rendered now and keyed by its text."""
+        shape = None if search else shape_of(path, self.nav)
+        if shape is None or key is None:
+            body = render()
+            if shape is None:  # MkDocs renders it, so its tab is highlighted
+                front: dict[str, Any] = {"title": title, "hide": HIDE, **({"portal_search": True} if search else {})}
+                self.write(f"{path}.md", _page(front, body))
+                return
+            key = hashlib.sha1(body.encode("utf-8")).hexdigest()
+            render = partial(str, body)
+        self.html_pages.append(HtmlPage(path, title, key, render, shape))
 
-    def write(self, relative: str, text: str, key: str | None = None) -> None:
+    def write(self, relative: str, text: str) -> None:
         path = self.docs / relative
         self.written.add(path)
-        if relative.endswith(".md"):
-            self.pages[relative] = hashlib.sha1(text.encode("utf-8")).hexdigest()
-            if key is not None:
-                self._keys[relative] = [key, self.pages[relative]]
         if path.exists() and path.read_text(encoding="utf-8") == text:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -223,14 +220,27 @@ class Writer:
         shutil.copyfile(source, path)
         self.changed += 1
 
+    def write_shells(self) -> dict[Shape, str]:
+        """One shell per shape of page for MkDocs to render; see chrome.py."""
+        paths = shell_paths(self.html_pages)
+        for path in paths.values():
+            self.write(f"{path}.md", _page({"title": TITLE, "hide": HIDE}, BODY))
+        return paths
+
     def remove_leftovers(self) -> None:
-        self._keys_file.parent.mkdir(parents=True, exist_ok=True)
-        self._keys_file.write_text(json.dumps(self._keys), encoding="utf-8")
         for path in sorted(self.docs.rglob("*"), reverse=True):
             if path.is_file() and path not in self.written:
                 path.unlink()
             elif path.is_dir() and not any(path.iterdir()):
                 path.rmdir()
+
+
+@dataclass
+class Generated:
+    writer: Writer
+    pages: list[HtmlPage]  # to be put into the theme's chrome by the build
+    shells: dict[Shape, str]  # shape -> docs path of its shell
+    problems: list[Problem]
 
 
 def generate(
@@ -243,8 +253,9 @@ def generate(
     settings: Settings | None = None,
     peers: list[Record] | None = None,
     showcase: bool = False,
-) -> tuple[Writer, list[Problem]]:
-    """Write every page of one edition of the site into `docs`; returns problems with briefings.
+    nav: frozenset[str] = frozenset(),
+) -> Generated:
+    """Make every page of one edition of the site; MkDocs' pages are written into `docs`.
 
     The campus edition has everything: hand-written pages, statistics, briefings, and other
     schools' cases. The showcase edition has the cases alone, each with its JSON-LD.
@@ -253,7 +264,7 @@ def generate(
     peers = peers or []
     site = Site(records, catalog)
     env = _environment(site)
-    writer = Writer(docs)
+    writer = Writer(docs, nav)
     problems: list[Problem] = []
 
     intro = SHOWCASE_INTRO.format(school=settings.site_name) if showcase else ""
@@ -267,24 +278,23 @@ def generate(
 
     resource = env.get_template("resource.html")
     base = (settings.site_url or "").rstrip("/") + "/" if settings.site_url else ""
-    templates = _templates_digest()
+    templates = _inputs_digest(catalog)
     for record in [*records, *peers]:
         page = f"r/{record.id}"
         related = [] if record.school else site.related(record)
-        # Everything this page is made of: when none of it changed, the page file is kept as is.
-        key = hashlib.sha1(repr((templates, showcase, base, record, extracted.get(record.id), [_card(r) for r in related])).encode()).hexdigest()
-        if writer.keep(f"{page}.md", key):
-            continue
-        body = resource.render(
+        # Everything this page is made of: when none of it changed, the page is not rendered again.
+        key = _key(templates, showcase, base, record, extracted.get(record.id), [_card(r) for r in related])
+        render = partial(
+            resource.render,
             r=record,
             x=extracted.get(record.id, Extracted()),
             related=related,
             root=url_to(page, "index"),
             jsonld=json_ld(record, catalog, settings.site_name, f"{base}r/{quote(record.id)}/") if showcase else None,
         )
-        writer.write(f"{page}.md", _page({"title": record.title, "hide": HIDE}, body), key)
+        writer.page(page, record.title, render, key)
 
-    _listings(site, env, writer)
+    _listings(site, env, writer, templates)
     home = env.get_template("home.html").render(
         root="",
         newest=newest_first(records)[:HOME_LIST],
@@ -293,15 +303,20 @@ def generate(
         points_covered=len(site.by["points"]),
     )
     search = env.get_template("search.html").render(root=url_to("search/index", "index"))
-    writer.write("search/index.md", _page({"title": "搜索", "hide": HIDE, "portal_search": True}, search))
+    writer.page("search/index", "搜索", partial(str, search), search=True)
     # The home page mixes the admin's Markdown introduction with generated HTML: it is parsed.
     writer.write("index.md", _page({"title": "首页", "hide": HIDE}, _intro_html(intro) + "\n\n" + home, generated=False))
     if not showcase:
         _statistics_and_briefings(site, env, writer, content, roster, settings, problems)
         peers_page = env.get_template("peers.html").render(root=url_to("peers/index", "index"), schools=_by_school(peers))
-        writer.write("peers/index.md", _page({"title": "兄弟学校优秀案例", "hide": HIDE}, peers_page))
+        writer.page("peers/index", "兄弟学校优秀案例", partial(str, peers_page))
+    shells = writer.write_shells()
     writer.remove_leftovers()
-    return writer, problems
+    return Generated(writer, writer.html_pages, shells, problems)
+
+
+def _key(*inputs: object) -> str:
+    return hashlib.sha1(repr(inputs).encode("utf-8")).hexdigest()
 
 
 def _card(record: Record) -> tuple[object, ...]:
@@ -310,8 +325,9 @@ def _card(record: Record) -> tuple[object, ...]:
             record.authors, record.date, record.summary, record.exemplary)
 
 
-def _templates_digest() -> str:
-    digest = hashlib.sha1()
+def _inputs_digest(catalog: Catalog) -> str:
+    """What every page is made of besides its own records: our templates and the catalog."""
+    digest = hashlib.sha1(repr(catalog).encode("utf-8"))
     for path in sorted(TEMPLATES.glob("*.html")):
         digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -343,17 +359,17 @@ def _statistics_and_briefings(
         path = f"stats/{term}"
         body = page.render(root=url_to(path, "index"), s=stats[term], charts=Charts(stats[term], site.catalog, chart_cache),
                            label=term_label(term), definitions=DEFINITIONS)
-        writer.write(f"{path}.md", _page({"title": f"{term_label(term)}统计", "hide": HIDE}, body))
+        writer.page(path, f"{term_label(term)}统计", partial(str, body))
     overview = env.get_template("stats_index.html").render(
         root=url_to("stats/index", "index"), terms=[(t, term_label(t), stats[t]) for t in terms])
-    writer.write("stats/index.md", _page({"title": "学期统计", "hide": HIDE}, overview))
+    writer.page("stats/index", "学期统计", partial(str, overview))
 
     for briefing in briefings:
         text = render_briefing(briefing, stats[briefing.term], site.catalog, problems, chart_cache)
         writer.write(f"{BRIEFINGS}/{briefing.slug}.md", _page({"title": briefing.title, "hide": HIDE}, text, generated=False))
     listing = env.get_template("briefings.html").render(
         root=url_to(f"{BRIEFINGS}/index", "index"), briefings=[(b, term_label(b.term)) for b in briefings], feed=FEED)
-    writer.write(f"{BRIEFINGS}/index.md", _page({"title": "研修简报", "hide": HIDE}, listing))
+    writer.page(f"{BRIEFINGS}/index", "研修简报", partial(str, listing))
     writer.write_bytes(f"{BRIEFINGS}/{FEED}", atom_feed(briefings, settings.site_name, settings.site_url))
 
 
@@ -367,7 +383,7 @@ def _intro_html(text: str) -> str:
     return text.strip()
 
 
-def _listings(site: Site, env: jinja2.Environment, writer: Writer) -> None:
+def _listings(site: Site, env: jinja2.Environment, writer: Writer, templates: str) -> None:
     listing = env.get_template("listing.html")
     overview = env.get_template("overview.html")
     for section in site.sections:
@@ -381,7 +397,7 @@ def _listings(site: Site, env: jinja2.Environment, writer: Writer) -> None:
                 section=section,
                 entries=[(v, len(buckets.get(v, [])), url_to(f"{section.folder}/index", site.value_path(section.folder, v))) for v in values],
             )
-        writer.write(f"{section.folder}/index.md", _page({"title": section.title, "hide": HIDE}, body))
+        writer.page(f"{section.folder}/index", section.title, partial(str, body))
         for value in values:
             items = buckets.get(value, [])
             if section.folder == "subjects":  # grouped by grade, lower grades first
@@ -391,7 +407,10 @@ def _listings(site: Site, env: jinja2.Environment, writer: Writer) -> None:
             heading = _value_heading(site, section.folder, value)
             for number, chunk in enumerate(pages, start=1):
                 path = base if number == 1 else f"{base}/{number}"
-                body = listing.render(
+                title = heading if number == 1 else f"{heading}（第 {number} 页）"
+                key = _key(templates, path, title, [_card(r) for r in chunk], len(items), len(pages))
+                render = partial(
+                    listing.render,
                     root=url_to(path, "index"),
                     section=section,
                     heading=heading,
@@ -404,8 +423,7 @@ def _listings(site: Site, env: jinja2.Environment, writer: Writer) -> None:
                     pages=[(n, url_to(path, base if n == 1 else f"{base}/{n}")) for n in range(1, len(pages) + 1)],
                     back=url_to(path, f"{section.folder}/index"),
                 )
-                title = heading if number == 1 else f"{heading}（第 {number} 页）"
-                writer.write(f"{path}.md", _page({"title": title, "hide": HIDE}, body))
+                writer.page(path, title, render, key)
 
 
 def _section_values(site: Site, folder: str, buckets: dict[str, list[Record]]) -> list[str]:

@@ -28,3 +28,16 @@ def on_page_content(html: str, page: Any, **_: Any) -> str:
         return html
     return html.replace(f"<p>{PLACEHOLDER}</p>", body, 1)
 
+
+
+def on_env(env: Any, config: Any, **_: Any) -> Any:
+    """Keep the theme's compiled templates between builds: compiling Material's templates is
+    most of a small rebuild's MkDocs time."""
+    import os
+
+    from jinja2 import FileSystemBytecodeCache
+
+    folder = os.path.join(os.path.dirname(os.path.abspath(config.docs_dir)), "jinja")
+    os.makedirs(folder, exist_ok=True)
+    env.bytecode_cache = FileSystemBytecodeCache(folder)
+    return env

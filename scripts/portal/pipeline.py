@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .build import add_attachments, close_slot, expected_files, mkdocs_site, next_slot, open_slot, prune, publish, switch, theme_fingerprint
 from .catalog import Catalog, load_catalog
+from .chrome import MANIFEST, fill_pages, read_manifest, read_shells
 from .extract import Cache, Extracted, Tools, extract
 from .generate import generate
 from .index import build_index
@@ -22,7 +23,7 @@ from .intake import scan
 from .model import Intake, Problem, Record, json_text
 from .project import Project
 from .register import TableError, Teacher, find_roster, read_roster
-from .settings import Settings
+from .settings import Settings, nav_pages
 from .showcase import CATALOG_FILE, FEED_FILE, catalog_json, cases_feed, is_candidate, public_cases, read_peers
 
 
@@ -84,16 +85,19 @@ def build_site(project: Project) -> Outcome:
     indexer = _start_index(searchable, extracted, catalog, index_dir)
     with outcome.timed("generate"):
         roster = load_roster(project)
-        writer, briefing_problems = generate(intake.records, extracted, catalog, project.docs, project.content, roster, settings, peers)
-        outcome.pages_changed = writer.changed
-        outcome.problems.extend(briefing_problems)
+        made = generate(intake.records, extracted, catalog, project.docs, project.content, roster, settings, peers, nav=settings.nav)
+        outcome.problems.extend(made.problems)
     with outcome.timed("mkdocs"):
         theme = theme_fingerprint(project.root, project.config_file)
         slot = next_slot(project.work, project.site)
         incremental = open_slot(slot, theme)
         mkdocs_site(project.config_file, project.docs, slot, dirty=incremental)
-        outcome.pages_reused = len(writer.pages) - writer.changed if incremental else 0
-        prune(slot, expected_files(project.docs, searchable, extracted))
+    with outcome.timed("pages"):
+        filled = fill_pages(slot, made.pages, read_shells(slot, made.shells))
+        live = read_manifest(project.site)  # the previous build's pages: what visitors see change
+        outcome.pages_changed = made.writer.changed + sum(1 for path, key in filled.keys.items() if live.get(path) != key)
+        outcome.pages_reused = filled.kept
+        prune(slot, expected_files(project.docs, made.pages, searchable, extracted))
         add_attachments(searchable, extracted, slot)
     with outcome.timed("index"):
         outcome.index_sizes = _finish_index(indexer, index_dir, slot / "search")
@@ -171,11 +175,14 @@ def build_showcase(project: Project) -> Outcome:
         outcome.published = cases
     docs = project.work / "showcase-docs"
     with outcome.timed("generate"):
-        writer, _ = generate(cases, extracted, catalog, docs, project.content, None, settings, showcase=True)
-        outcome.pages_changed = writer.changed
+        made = generate(cases, extracted, catalog, docs, project.content, None, settings, showcase=True, nav=nav_pages(SHOWCASE_NAV))
+        outcome.pages_changed = made.writer.changed + len(made.pages)
     staged = _fresh(project.work / "showcase.new")
     with outcome.timed("mkdocs"):
         mkdocs_site(project.config_file, docs, staged, site_name=f"{settings.site_name} · 优秀案例", nav=SHOWCASE_NAV)
+    with outcome.timed("pages"):
+        fill_pages(staged, made.pages, read_shells(staged, made.shells))
+        (staged / MANIFEST).unlink()  # a fresh folder each time: nothing to compare with next time
         add_attachments(cases, extracted, staged)
     with outcome.timed("index"):
         outcome.index_sizes = build_index(cases, extracted, catalog, staged)

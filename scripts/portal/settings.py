@@ -28,6 +28,7 @@ class Settings:
     max_file_mb: int = 500  # the same for any other file
     site_name: str = "教学成果资源平台"  # from mkdocs.yml's own site_name
     site_url: str | None = None  # from mkdocs.yml's site_url, when the school sets one
+    nav: frozenset[str] = frozenset()  # docs paths without `.md` that mkdocs.yml's nav names
 
     @classmethod
     def load(cls, config_file: Path) -> Settings:
@@ -38,6 +39,22 @@ class Settings:
             return cls()
         config = config or {}
         portal = (config.get("extra") or {}).get("portal") or {}
-        known = {f.name for f in fields(cls)} - {"site_name", "site_url"}
+        known = {f.name for f in fields(cls)} - {"site_name", "site_url", "nav"}
         values = {k: v for k, v in portal.items() if k in known}
-        return cls(**values, site_name=str(config.get("site_name") or cls.site_name), site_url=config.get("site_url"))
+        return cls(**values, site_name=str(config.get("site_name") or cls.site_name), site_url=config.get("site_url"),
+                   nav=nav_pages(config.get("nav")))
+
+
+def nav_pages(nav: Any) -> frozenset[str]:
+    """The Markdown pages a MkDocs `nav` names (nested sections too), without `.md`."""
+    found: set[str] = set()
+    stack = [nav]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str) and item.endswith(".md"):
+            found.add(item[: -len(".md")])
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return frozenset(found)

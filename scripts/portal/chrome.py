@@ -1,0 +1,178 @@
+"""Chrome: put generated pages into the theme's page frame without MkDocs rendering each one.
+
+Every resource page, listing page and term statistics page sits outside the navigation, so the
+frame Material draws around it (header, tabs, footer, scripts) is the same for every page at the
+same folder depth; only the title, the body and the page's own URL differ. MkDocs therefore renders
+one *shell* per depth, a page with placeholders, and each generated page is that shell with its
+title, body and URL put in. A test renders pages both ways and requires identical bytes.
+
+Generated pages are rendered lazily: each carries a key (a digest of everything it is made of),
+and a slot of the double-buffered site keeps a manifest of the key each of its pages was written
+from, so a page whose key and shell did not change is neither rendered nor written again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from markupsafe import escape
+
+SHELLS = "_portal-shell"  # the shells' folder name; removed from the built site
+TITLE = "PortalShellTitle"  # letters only: no filter or escaping changes it
+BODY = "<h1>PortalShellBody</h1>"  # an h1, as every generated body has: Material then adds none
+MANIFEST = ".portal-pages.json"
+
+
+Shape = tuple[str, int]  # (folders shared with a link of the frame, depth)
+# Besides the navigation, the frame links to the search page (the header's search form).
+FRAME_LINKS = frozenset({"search/index"})
+
+
+@dataclass
+class HtmlPage:
+    """A generated page: its docs path without `.md` ("r/<id>", "subjects/数学/2"), its title,
+    a digest of its inputs, and how to render its body (HTML from our autoescaping templates)."""
+
+    path: str
+    title: str
+    key: str
+    render: Callable[[], str]
+    shape: Shape  # which shell frames it: see `shape_of`
+
+    @property
+    def url(self) -> str:
+        return directory_url(self.path)
+
+    @property
+    def output(self) -> str:
+        """Where the page lands in the site."""
+        return f"{self.url}index.html"
+
+
+def directory_url(path: str) -> str:
+    """MkDocs' URL (with `use_directory_urls`) of the page at docs path `path` + ".md", unquoted."""
+    if path == "index":
+        return ""
+    return (path[: -len("/index")] if path.endswith("/index") else path) + "/"
+
+
+def shape_of(path: str, nav: frozenset[str]) -> Shape | None:
+    """What a page's frame depends on besides title, body and URL: its depth (relative links to
+    the theme's files) and the folders it shares with the frame's links (MkDocs writes the link
+    from subjects/数学/ to the 按学科 tab as "../", from r/x/ as "../../subjects/"). None for a page
+    that must be rendered by MkDocs itself: one the frame links to, or an ancestor of one."""
+    segments = directory_url(path).strip("/").split("/")
+    shared = 0
+    for item in nav | FRAME_LINKS:
+        if item == path:
+            return None
+        other = directory_url(item).strip("/").split("/")
+        common = 0
+        while common < min(len(segments), len(other)) and segments[common] == other[common]:
+            common += 1
+        shared = max(shared, common)
+    if shared >= len(segments):
+        return None
+    return "/".join(segments[:shared]), len(segments)
+
+
+def shell_path(shape: Shape) -> str:
+    """The shell's docs path without `.md`: in the shared folders, at the page's depth."""
+    prefix, depth = shape
+    shared = prefix.split("/") if prefix else []
+    return "/".join([*shared, SHELLS, *["x"] * (depth - len(shared) - 1)])
+
+
+def shell_paths(pages: Iterable[HtmlPage]) -> dict[Shape, str]:
+    return {shape: shell_path(shape) for shape in sorted({p.shape for p in pages})}
+
+
+@dataclass(frozen=True)
+class Shell:
+    """A rendered shell split at its placeholders: `parts[i]` is followed by `slots[i]`."""
+
+    parts: tuple[str, ...]
+    slots: tuple[str, ...]
+    digest: str
+
+    @classmethod
+    def parse(cls, html: str, url: str) -> Shell:
+        if html.count(BODY) != 1:
+            raise ValueError("外观模板缺少正文占位符：请检查 overrides/ 是否改动了 content 区块")
+        parts: list[str] = []
+        slots: list[str] = []
+        rest = html
+        while True:
+            found = [(rest.find(token), name) for token, name in ((TITLE, "title"), (BODY, "body"), (url, "url")) if token in rest]
+            if not found:
+                parts.append(rest)
+                break
+            at, name = min(found)
+            token = {"title": TITLE, "body": BODY, "url": url}[name]
+            parts.append(rest[:at])
+            slots.append(name)
+            rest = rest[at + len(token):]
+        return cls(tuple(parts), tuple(slots), hashlib.sha1(html.encode("utf-8")).hexdigest())
+
+    def fill(self, title: str, body: str, url: str) -> str:
+        """Join the pieces once: teachers' text is never searched for placeholders."""
+        if "<h1" not in body:  # Material would have added one; every generated body has its own
+            raise ValueError("生成的页面缺少 h1 标题")
+        values = {"title": str(escape(title)), "body": body, "url": url}
+        pieces = [self.parts[0]]
+        for slot, part in zip(self.slots, self.parts[1:]):
+            pieces.append(values[slot])
+            pieces.append(part)
+        return "".join(pieces)
+
+
+def read_shells(site: Path, paths: dict[Shape, str]) -> dict[Shape, Shell]:
+    """The shells MkDocs rendered into `site`, parsed; their files are then removed from it."""
+    shells = {}
+    for shape, path in paths.items():
+        url = directory_url(path)
+        shells[shape] = Shell.parse((site / url / "index.html").read_text(encoding="utf-8"), quote(url))
+    for prefix, _ in paths:
+        shutil.rmtree(site / prefix / SHELLS, ignore_errors=True)
+    return shells
+
+
+@dataclass
+class Filled:
+    written: list[str]  # docs paths of pages rendered and written in this build
+    kept: int  # pages already in the slot from the same inputs
+    keys: dict[str, str]  # docs path -> the key its page in the slot was written from
+
+
+def read_manifest(site: Path) -> dict[str, str]:
+    try:
+        manifest: dict[str, str] = json.loads((site / MANIFEST).read_text(encoding="utf-8"))
+        return manifest
+    except (OSError, ValueError):
+        return {}
+
+
+def fill_pages(site: Path, pages: list[HtmlPage], shells: dict[Shape, Shell], progress: Callable[[Iterable[HtmlPage]], Iterable[HtmlPage]] = iter) -> Filled:
+    """Write every page whose inputs or shell changed since this slot last held it."""
+    old = read_manifest(site)
+    keys: dict[str, str] = {}
+    written: list[str] = []
+    for page in progress(pages):
+        shell = shells[page.shape]
+        key = f"{page.key}:{shell.digest}"
+        keys[page.path] = key
+        if old.get(page.path) == key:
+            continue
+        html = shell.fill(page.title, page.render(), quote(page.url))
+        target = site / page.output
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(html, encoding="utf-8")
+        written.append(page.path)
+    (site / MANIFEST).write_text(json.dumps(keys, ensure_ascii=False), encoding="utf-8")
+    return Filled(written, len(pages) - len(written), keys)
