@@ -86,21 +86,28 @@ def test_charts_are_valid_svg_with_chinese_labels(school) -> None:
     project, _ = school
     page = html(project, f"stats/{T}")
     svgs = re.findall(r'<svg role="img"[^>]*class="portal-chart".*?</svg>', page, flags=re.S)
-    assert len(svgs) == 3  # heat map, 30 points, groups
+    assert len(svgs) == 2  # 30 points, groups
     texts = []
     for svg in svgs:
         root = ET.fromstring(svg)
         texts.append(" ".join("".join(t.itertext()) for t in root.iter("{http://www.w3.org/2000/svg}text")))
-    assert "学情分析" in texts[0] and "混合学习环境" in texts[0]
-    assert "C7" in texts[1] and "智慧学习环境" in texts[1]
-    assert "一组" in texts[2] and HOSTILE_GROUP in texts[2]  # the name is text inside <text>, escaped in the markup
+        assert not root.findall(".//{http://www.w3.org/2000/svg}script")  # no chart script, inline or loaded
+    assert "C7" in texts[0] and "A1" in texts[0]
+    assert "一组" in texts[1] and HOSTILE_GROUP in texts[1]  # the name is text inside <text>, escaped in the markup
+    assert "智慧学习环境" in page.split('class="portal-legend"')[1].split("</figcaption>")[0]
+    # The environment x dimension grid is a table, with the hand-counted cells and totals.
+    heat = ET.fromstring(re.search(r'<table class="portal-heat".*?</table>', page, flags=re.S).group(0))
+    rows = [["".join(cell.itertext()) for cell in row] for row in heat.iter("tr")]
+    assert rows[0] == ["教学环境", "学情分析", "教学设计", "学法指导", "学业评价", "合计"]
+    assert rows[1][0] == "A · 多媒体教学环境" and rows[1][-1] == "2"
+    assert rows[-1] == ["合计", "1", "3", "0", "1", ""]
 
 
 def test_briefing_placeholders_become_figures_and_charts(school) -> None:
     project, _ = school
     page = html(project, f"briefings/{T}-1")
     assert "发布 4 份，参与率 60.0%，优秀率 33.3%。" in page
-    assert page.count('class="portal-chart"') == 2
+    assert page.count('class="portal-chart"') == 1 and page.count('class="portal-heat"') == 1
     assert "第1期 · 2023-2024 学年第一学期 · 2023-10-30" in page
     assert (project.site / "briefings" / "photo.png").exists()
 

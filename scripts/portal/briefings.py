@@ -31,7 +31,7 @@ FEED = "feed.xml"
 
 class Charts:
     """The charts of one term, drawn on first use (a briefing may use none of them) and kept in
-    `cache` by what they show, so an unchanged term costs no drawing (nor loading matplotlib)."""
+    `cache` by what they show, so an unchanged term costs no drawing."""
 
     def __init__(self, stats: TermStats, catalog: Catalog, cache: Path | None = None):
         self._stats = stats
@@ -42,9 +42,9 @@ class Charts:
     def _draw(self, name: str) -> Markup:
         if name not in self._drawn:
             s = self._stats
-            shown = (name, s.term, s.by_group, s.grid, s.by_point, [(g.group, g.participating) for g in s.group_participation], s.by_type)
+            shown = (name, s.term, s.by_group, s.grid, s.by_env, s.by_dim, s.by_point, [(g.group, g.participating) for g in s.group_participation], s.by_type)
             key = hashlib.sha1(repr((shown, charts_version())).encode()).hexdigest()
-            path = self._cache / f"{key}.svg" if self._cache else None
+            path = self._cache / f"{key}.html" if self._cache else None
             if path is not None and path.exists():
                 self._drawn[name] = Markup(path.read_text(encoding="utf-8"))
                 return self._drawn[name]
@@ -53,7 +53,7 @@ class Charts:
             label = term_label(s.term)
             svg = {
                 "groups": lambda: charts.bar_chart(list(s.by_group), list(s.by_group.values()), f"{label} 各教研组成果数"),
-                "grid": lambda: charts.heat_map(self._catalog, s.grid, f"{label} 教学环境 × 维度"),
+                "grid": lambda: charts.heat_table(self._catalog, s.grid, s.by_env, s.by_dim, f"{label} 教学环境 × 维度"),
                 "points": lambda: charts.point_coverage(self._catalog, s.by_point, f"{label} 30 个微能力点的成果数"),
                 "participation": lambda: charts.bar_chart(
                     [g.group for g in s.group_participation], [g.participating for g in s.group_participation],
