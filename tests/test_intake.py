@@ -266,3 +266,36 @@ def test_unclaimed_loose_file_is_reported(tmp_path: Path, catalog: Catalog) -> N
     assert [a.name for a in intake.records[0].attachments] == ["图.png"]
     warnings = [p for p in intake.warnings if p.path == f"{TERM}/孤儿.pdf"]
     assert warnings and "不属于任何成果" in warnings[0].reason
+
+
+def test_metadata_memo_reads_unchanged_texts_without_parsing_and_changes_nothing(tmp_path: Path, catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    from portal import intake as intake_module
+    from portal.intake import MetadataMemo
+
+    resources = tmp_path / "resources"
+    write_meta(resources / TERM / "钟表", GOOD)
+    write_markdown(resources / TERM / "反思.md", {**GOOD, "type": "教学反思"}, "正文")
+    colons = resources / TERM / "冒号"
+    colons.mkdir(parents=True)
+    (colons / "meta.yml").write_text("标题：认识钟表二\n类型：微课\n学科：数学\n年级：一年级\n能力点：B2\n作者：张敏\n", encoding="utf-8")
+    write_meta(resources / TERM / "未知点", {**GOOD, "competencies": ["D9"]})
+    fresh = scan(resources, catalog)
+    assert len(fresh.records) == 3 and len(fresh.refused) == 1
+
+    memo_file = tmp_path / "cache" / "metadata.pickle"
+    first_memo = MetadataMemo(memo_file)
+    assert scan(resources, catalog, first_memo) == fresh
+    first_memo.save()
+
+    # The next build parses nothing it has seen: a parser that fails proves it is not called.
+    def no_parsing(*_: object, **__: object) -> None:
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(intake_module.yaml, "load", no_parsing)
+    again = scan(resources, catalog, MetadataMemo(memo_file))
+    assert again == fresh  # the same records, the same refusal, the full-width colon warning again
+    assert any("中文冒号" in p.reason for p in again.problems)
+    monkeypatch.undo()
+
+    memo_file.write_bytes(b"not a pickle")  # a damaged cache is ignored, not fatal
+    assert scan(resources, catalog, MetadataMemo(memo_file)) == fresh

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import gzip
 import html
+import itertools
 import re
 import unicodedata
 from array import array
@@ -35,7 +36,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-import numpy as np
 
 from .catalog import Catalog
 from .extract import Extracted
@@ -130,7 +130,12 @@ class Postings:
 
 def _gaps(ids: array) -> str:
     """Ascending ids as decimal gaps (id minus previous id minus one), comma-separated: small
-    numbers that gzip shrinks well; numpy does the arithmetic for millions of postings."""
+    numbers that gzip shrinks well. numpy does the arithmetic for long lists; most tokens have a
+    handful of documents, where a call into numpy costs more than the loop."""
+    if len(ids) < 512:
+        return ",".join(str(b - a - 1) for a, b in zip(itertools.chain((-1,), ids), ids))
+    import numpy as np  # only here: the import costs a rebuild more than short lists gain
+
     values = np.frombuffer(ids, dtype=np.uint32).astype(np.int64)
     gaps = np.diff(values, prepend=-1) - 1
     return ",".join(map(str, gaps.tolist()))

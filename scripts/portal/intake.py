@@ -10,7 +10,9 @@ matter is the metadata. Term folders are named `学年-学期`, e.g. `2023-2024-
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
+import pickle
 import re
 from collections import defaultdict
 from collections.abc import Callable
@@ -81,6 +83,7 @@ class _Check:
     label: str
     problems: list[Problem] = field(default_factory=list)
     columns: dict[str, str] = field(default_factory=dict)  # key -> column header, for registers
+    memo: MetadataMemo | None = None
 
     def _field(self, key: str) -> str:
         if key in self.columns:
@@ -150,17 +153,77 @@ def _check_shape(text: str) -> None:
             raise MetadataError(f"第 {line} 行用了 YAML 别名（*），成果信息中不能使用 & 和 *")
 
 
+_FULLWIDTH_WARNING = "用了中文冒号“：”，已按英文冒号“:”读取；建议改为英文冒号"
+
+
 def load_metadata(text: str, check: _Check) -> Any:
     """Parse metadata safely and bounded; accept full-width colons (“标题：…”) with a warning."""
+    known = check.memo.get(text) if check.memo else None
+    if known is not None:
+        data, colons_fixed = known
+        if colons_fixed:
+            check.warn("", _FULLWIDTH_WARNING)
+        return data
     _check_shape(text)
     data = yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - the safe loader, in C
+    colons_fixed = False
     if not isinstance(data, dict) and _FULLWIDTH_KEY.search(text):
         fixed = _FULLWIDTH_KEY.sub(lambda m: f"{m.group(1)}{m.group(2)}: ", text)
         _check_shape(fixed)
         data = yaml.load(fixed, Loader=_SAFE_LOADER)  # noqa: S506
         if isinstance(data, dict):
-            check.warn("", "用了中文冒号“：”，已按英文冒号“:”读取；建议改为英文冒号")
+            colons_fixed = True
+            check.warn("", _FULLWIDTH_WARNING)
+    if check.memo is not None:
+        check.memo.put(text, (data, colons_fixed))
     return data
+
+
+class MetadataMemo:
+    """Parsed metadata by the SHA-256 of its text, kept between builds in the cache folder:
+    parsing YAML is most of reading 10,000 submissions, and nearly all of them are unchanged from
+    one build to the next. Only texts that parsed are kept; refusals are parsed again, so their
+    messages are always those of the current code."""
+
+    def __init__(self, path: Path | None = None):
+        self.path = path
+        self._old: dict[bytes, tuple[Any, bool]] = {}
+        self._used: dict[bytes, tuple[Any, bool]] = {}
+        if path is not None:
+            try:
+                with path.open("rb") as handle:
+                    stored = pickle.load(handle)  # noqa: S301 - our own cache file, written below
+                if isinstance(stored, dict) and stored.get("version") == MEMO_VERSION:
+                    self._old = stored["entries"]
+            except (OSError, pickle.PickleError, EOFError, KeyError, AttributeError, TypeError):
+                self._old = {}
+
+    @staticmethod
+    def _key(text: str) -> bytes:
+        return hashlib.sha256(text.encode("utf-8")).digest()
+
+    def get(self, text: str) -> tuple[Any, bool] | None:
+        key = self._key(text)
+        found = self._used.get(key) or self._old.get(key)
+        if found is not None:
+            self._used[key] = found
+        return found
+
+    def put(self, text: str, value: tuple[Any, bool]) -> None:
+        self._used[self._key(text)] = value
+
+    def save(self) -> None:
+        """Keep what this scan used, so texts that were edited or withdrawn do not pile up."""
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_suffix(f".{os.getpid()}.tmp")
+        with partial.open("wb") as handle:
+            pickle.dump({"version": MEMO_VERSION, "entries": self._used}, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        partial.replace(self.path)
+
+
+MEMO_VERSION = f"1 yaml {yaml.__version__}"
 
 
 def parse_meta_yaml(text: str, check: _Check) -> dict[str, Any] | None:
@@ -436,8 +499,8 @@ def default_id(term: str, stem: str) -> str:
     return f"{term}-{slug}"[:80]
 
 
-def read_folder(folder: Path, term: str, label: str, catalog: Catalog) -> tuple[Record | None, list[Problem]]:
-    check = _Check(label)
+def read_folder(folder: Path, term: str, label: str, catalog: Catalog, memo: MetadataMemo | None = None) -> tuple[Record | None, list[Problem]]:
+    check = _Check(label, memo=memo)
     meta_path = next((folder / n for n in META_NAMES if (folder / n).exists()), None)
     if meta_path is None:
         check.refuse("", "文件夹里没有 meta.yml，无法知道这份成果的标题、学科等信息")
@@ -460,8 +523,8 @@ def read_folder(folder: Path, term: str, label: str, catalog: Catalog) -> tuple[
     return _record(fields, folder, label, attachments, None), check.problems
 
 
-def read_markdown(path: Path, term: str, label: str, catalog: Catalog) -> tuple[Record | None, list[Problem]]:
-    check = _Check(label)
+def read_markdown(path: Path, term: str, label: str, catalog: Catalog, memo: MetadataMemo | None = None) -> tuple[Record | None, list[Problem]]:
+    check = _Check(label, memo=memo)
     text = decode_text(path.read_bytes(), check, "")
     parsed = parse_front_matter(text, check) if text is not None else None
     if parsed is None:
@@ -552,8 +615,9 @@ def _refuse_duplicates(records: list[Record], problems: list[Problem]) -> list[R
     return kept
 
 
-def scan(resources: Path, catalog: Catalog) -> Intake:
-    """Read every submission under `resources/`, in a stable order."""
+def scan(resources: Path, catalog: Catalog, memo: MetadataMemo | None = None) -> Intake:
+    """Read every submission under `resources/`, in a stable order; `memo` remembers parsed
+    metadata between builds."""
     records: list[Record] = []
     problems: list[Problem] = []
     found = 0
@@ -592,10 +656,10 @@ def scan(resources: Path, catalog: Catalog) -> Intake:
                 continue
             if entry.is_dir():
                 found += 1
-                record, found_problems = read_folder(entry, term, label, catalog)
+                record, found_problems = read_folder(entry, term, label, catalog, memo)
             elif entry.suffix.lower() in (".md", ".markdown"):
                 found += 1
-                record, found_problems = read_markdown(entry, term, label, catalog)
+                record, found_problems = read_markdown(entry, term, label, catalog, memo)
             else:
                 continue  # files beside Markdown submissions; registers are read by their own stage
             problems.extend(found_problems)

@@ -19,7 +19,7 @@ from .chrome import MANIFEST, fill_pages, read_manifest, read_shells
 from .extract import Cache, Extracted, Tools, extract
 from .generate import generate
 from .index import build_index
-from .intake import scan
+from .intake import MetadataMemo, scan
 from .model import Intake, Problem, Record, json_text
 from .project import Project
 from .register import TableError, Teacher, find_roster, read_roster
@@ -67,7 +67,9 @@ def build_site(project: Project) -> Outcome:
     catalog = load_catalog(project.catalog)
     outcome = Outcome(Intake([], [], 0), cache=Cache(project.cache))
     with outcome.timed("intake"):
-        outcome.intake = intake = scan(project.resources, catalog)
+        memo = MetadataMemo(project.cache / "metadata.pickle")
+        outcome.intake = intake = scan(project.resources, catalog, memo)
+        memo.save()
     settings = Settings.load(project.config_file)
     with outcome.timed("extract"):
         tools = Tools.detect(settings.office_previews, settings.max_video_mb, settings.max_file_mb)
