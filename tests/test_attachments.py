@@ -199,3 +199,13 @@ def test_missing_libreoffice_is_said_once_and_files_stay_downloadable(tmp_path: 
     text = (project.site / "r" / f"{TERM}-甲" / "index.html").read_text(encoding="utf-8")
     assert "下载 旧教案.doc" in text and "甲的过程。" in text
     assert not list((project.site / "r").glob("*/media/*-preview.pdf"))
+
+
+def test_pdf_text_keeps_chinese_words_whole_across_line_breaks(tmp_path: Path) -> None:
+    from portal.documents import join_lines, read_pdf
+
+    # A heading long enough to wrap over several lines of the printed page.
+    sentence = "教师利用信息技术创设情境，激发学生的学习兴趣，" * 5 + "认识钟表"
+    found = read_pdf(make_pdf(tmp_path / "长段落.pdf", sentence))
+    assert sentence in found.parts  # one paragraph, no space where a line broke, 用 not ⽤
+    assert join_lines(["第一行末尾", "接着写", "Photo", "synthesis"]) == "第一行末尾接着写 Photo synthesis"

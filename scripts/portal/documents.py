@@ -1,4 +1,4 @@
-"""Readable text from teachers' documents: .docx (python-docx), .pdf (pypdf), .pptx (python-pptx),
+"""Readable text from teachers' documents: .docx (python-docx), .pdf (pypdfium2), .pptx (python-pptx),
 and the legacy .doc/.wps/.ppt formats through LibreOffice.
 
 Each reader returns the full plain text (for search) and escaped HTML for the page, cut at a
@@ -157,26 +157,51 @@ def read_docx(path: Path) -> DocText:
 
 
 def read_pdf(path: Path) -> DocText:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    """Page by page with PDFium (the engine of Chrome's PDF viewer): about ten times faster than
+    a pure-Python parser, and it maps fonts' radical forms (⽤) to the ordinary characters (用)."""
+    import pypdfium2 as pdfium
 
     try:
-        reader = PdfReader(str(path))
-        if reader.is_encrypted:
-            raise DocumentError("PDF 已加密，无法读取文字")
-        found = DocText()
-        for number, page in enumerate(reader.pages, start=1):
-            text = page.extract_text() or ""
-            paragraphs = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
-            if paragraphs and len(reader.pages) > 1:
-                found.add("h4", f"第 {number} 页")
+        document = pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as error:
+        if "password" in str(error).lower():
+            raise DocumentError("PDF 已加密，无法读取文字") from error
+        raise DocumentError(f"不是有效的 PDF 文件（{error}）") from error
+    found = DocText()
+    try:
+        pages = len(document)
+        for number in range(pages):
+            page = document[number]
+            text_page = page.get_textpage()
+            text = text_page.get_text_bounded()
+            text_page.close()
+            page.close()
+            paragraphs = [p for p in re.split(r"(?:\r?\n)\s*(?:\r?\n)", text) if p.strip()]
+            if paragraphs and pages > 1:
+                found.add("h4", f"第 {number + 1} 页")
             for paragraph in paragraphs:
-                found.add("p", " ".join(paragraph.split()))
-    except DocumentError:
-        raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as error:
-        raise DocumentError(f"不是有效的 PDF 文件（{type(error).__name__}）") from error
+                found.add("p", join_lines(paragraph.splitlines()))
+    except pdfium.PdfiumError as error:
+        raise DocumentError(f"PDF 文件已损坏（{error}）") from error
+    finally:
+        document.close()
     return found
+
+
+_CJK_EDGE = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
+
+
+def join_lines(lines: Iterable[str]) -> str:
+    """Lines of one paragraph as one line: Chinese lines join directly (a space would split the
+    word at the line end, for readers and for search), other lines with a space."""
+    joined = ""
+    for line in (" ".join(line.split()) for line in lines):
+        if not line:
+            continue
+        if joined and not (_CJK_EDGE.match(joined[-1]) and _CJK_EDGE.match(line[0])):
+            joined += " "
+        joined += line
+    return joined
 
 
 # -- .pptx ---------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from .catalog import Catalog
 from .model import Attachment, Problem, Record
 
 # Bump a kind's version when its output changes, so artefacts made by older code are not reused.
-VERSIONS = {"body": "1", "text": "2", "preview": "1", "modern": "1", "probe": "1", "playable": "1", "poster": "1", "captions": "1"}
+VERSIONS = {"body": "1", "text": "3", "preview": "1", "modern": "1", "probe": "1", "playable": "1", "poster": "1", "captions": "1"}
 _CHUNK = 1 << 20
 
 
