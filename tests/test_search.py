@@ -23,6 +23,18 @@ from portal.project import Project
 pytestmark = pytest.mark.browser
 
 DOC_ONLY_WORD = "鹦鹉螺号"  # appears only inside an attached .docx
+
+
+def result_entry(project: Project, doc: int) -> dict[str, object]:
+    """What a result shows for document `doc`, read the way search.js reads it."""
+    import json
+
+    from portal.index import DOCS_PER_FILE
+
+    entries = json.loads((project.site / "search" / "docs" / f"{doc // DOCS_PER_FILE}.json").read_text(encoding="utf-8"))
+    return entries[doc % DOCS_PER_FILE]
+
+
 QUERIES = PLANTED + ["几何", "余数", "的面积", "内角", "核心", "素养", "整时 钟表", "面积 几何画板", "浮力 控制变量", "编程 传感器"]
 
 
@@ -85,11 +97,10 @@ def test_recall_and_precision_on_planted_words(search_site, search_page) -> None
 def test_title_matches_rank_above_text_matches(search_site, search_page) -> None:
     project, texts = search_site
     page, _ = search_page
-    import json
 
     for query in ("面积", "浮力", "钟表"):
         ranked = page.evaluate("q => window.portalSearch.ids(q)", query)
-        titles = [json.loads((project.site / "search" / "docs" / f"{n}.json").read_text(encoding="utf-8"))["t"] for n in ranked]
+        titles = [result_entry(project, n)["t"] for n in ranked]
         in_title = [query in t for t in titles]
         assert any(in_title) and not all(in_title)
         first_other = in_title.index(False)
@@ -101,10 +112,9 @@ def test_one_character_query_finds_titles_and_metadata(search_site, search_page)
     page, _ = search_page
     ranked = page.evaluate("q => window.portalSearch.ids(q)", "圆")
     assert ranked
-    import json
 
     for n in ranked[:20]:
-        doc = json.loads((project.site / "search" / "docs" / f"{n}.json").read_text(encoding="utf-8"))
+        doc = result_entry(project, n)
         assert "圆" in doc["t"] + doc["m"] + doc["x"] or "圆" in texts[n]
 
 

@@ -159,7 +159,7 @@ def test_a_peer_schools_showcase_appears_on_the_campus_site(built, tmp_path: Pat
     page = next(p for p in peer_pages if "圆的面积公开案例" in p.read_text(encoding="utf-8")).read_text(encoding="utf-8")
     assert "来自实验学校教学成果资源平台" in page and "把圆剪拼成近似长方形。" in page  # its document, read locally
     # Searchable like ours: in the index, with the school as a facet value.
-    docs = [json.loads(p.read_text(encoding="utf-8"))["t"] for p in (campus.site / "search" / "docs").glob("*.json")]
+    docs = [entry["t"] for p in (campus.site / "search" / "docs").glob("*.json") for entry in json.loads(p.read_text(encoding="utf-8"))]
     assert "圆的面积公开案例" in docs and "本校的一份成果" in docs
     facets = json.loads(gzip.decompress((campus.site / "search" / "facets.json.gz").read_bytes()))
     assert set(facets["school"]["values"]) == {"本校", "实验学校教学成果资源平台"}

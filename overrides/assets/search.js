@@ -18,6 +18,7 @@
 
   var facets = null;
   var shardCache = {};
+  var docCache = {};  // result entries by file, DOCS_PER_FILE per file (index.py)
   var shown = 0;
   var current = [];
   var queryWords = [];
@@ -253,7 +254,9 @@
     var batch = current.slice(shown, shown + PAGE);
     shown += batch.length;
     return Promise.all(batch.map(function (doc) {
-      return fetch(BASE + "search/docs/" + doc + ".json").then(function (r) { return r.json(); });
+      var file = Math.floor(doc / facets.docs_per_file);
+      if (!docCache[file]) docCache[file] = fetch(BASE + "search/docs/" + file + ".json").then(function (r) { return r.json(); });
+      return docCache[file].then(function (entries) { return entries[doc % facets.docs_per_file]; });
     })).then(function (docs) {
       docs.forEach(function (d) {
         var item = el("li", "portal-card portal-result");

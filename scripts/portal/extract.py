@@ -15,14 +15,18 @@ for download, and the build never stops for it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import multiprocessing
 import os
 import re
+import sqlite3
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -56,6 +60,9 @@ class ArtefactError(Exception):
 class Cache:
     """Artefacts keyed by (kind, version, source hash) in a git-ignored folder.
 
+    Files that pages link to (previews, playable videos, posters, captions, converted documents)
+    are files; small results (Markdown bodies, document text, video probes) are rows of one
+    SQLite file, since 10,000 tiny files cost more to write and read than the work they save.
     Hashing a 2 GB video takes seconds, so a file's hash is remembered against its size, mtime
     and inode and recomputed only when those change.
     """
@@ -65,6 +72,9 @@ class Cache:
     misses: int = 0
     _digests: dict[str, list[object]] = field(default_factory=dict)
     _digests_loaded: bool = False
+    _db: sqlite3.Connection | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _made: dict[tuple[str, str, str], tuple[bool, str]] = field(default_factory=dict)  # not yet stored
 
     # -- digests --
     def _memo_path(self) -> Path:
@@ -88,13 +98,76 @@ class Cache:
         return value
 
     def save(self) -> None:
+        """Store what this build made, in one transaction, and the file hashes."""
         if self._digests_loaded:
             self.root.mkdir(parents=True, exist_ok=True)
-            partial = self._memo_path().with_suffix(".tmp")
+            partial = self._memo_path().with_suffix(f".{os.getpid()}.tmp")
             partial.write_text(json.dumps(self._digests), encoding="utf-8")
             partial.replace(self._memo_path())
+        with self._lock:
+            if self._made:
+                with self._connection() as db:
+                    db.executemany("INSERT OR REPLACE INTO artefacts VALUES (?, ?, ?, ?, ?)",
+                                   [(*key, int(ok), value) for key, (ok, value) in self._made.items()])
+                self._made.clear()
+        self.close()
 
-    # -- artefacts --
+    def close(self) -> None:
+        """Close the database (it reopens when next needed). Done before this process forks:
+        a SQLite connection must never be used or closed by a forked child."""
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    # -- small artefacts: rows --
+    def _connection(self) -> sqlite3.Connection:
+        if self._db is None:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.root / "artefacts.sqlite", check_same_thread=False, timeout=60)
+            self._db.execute("PRAGMA journal_mode=WAL")  # a second build reading meanwhile is not blocked
+            self._db.execute("CREATE TABLE IF NOT EXISTS artefacts (kind TEXT, version TEXT, digest TEXT, ok INTEGER, value TEXT, "
+                             "PRIMARY KEY (kind, version, digest)) WITHOUT ROWID")
+        return self._db
+
+    def _stored(self, kind: str, digest: str) -> tuple[bool, str] | None:
+        key = (kind, VERSIONS[kind], digest)
+        with self._lock:
+            if key in self._made:
+                return self._made[key]
+            row = self._connection().execute("SELECT ok, value FROM artefacts WHERE kind = ? AND version = ? AND digest = ?", key).fetchone()
+        return (bool(row[0]), str(row[1])) if row else None
+
+    def has(self, kind: str, digest: str) -> bool:
+        return self._stored(kind, digest) is not None
+
+    def put(self, kind: str, digest: str, value: str) -> None:
+        """Store a small artefact made elsewhere (in a worker process)."""
+        with self._lock:
+            self._made[(kind, VERSIONS[kind], digest)] = (True, value)
+
+    def text(self, kind: str, digest: str, make: Callable[[], str]) -> str:
+        """The small artefact for (kind, digest), made by `make()` if missing. A failure is kept
+        too and raised as ArtefactError, this build and the next."""
+        found = self._stored(kind, digest)
+        if found is None:
+            self.misses += 1
+            try:
+                found = (True, make())
+            except (documents.DocumentError, video.MediaError, ArtefactError) as error:
+                found = (False, str(error))
+            except Exception as error:  # any parser failure on a teacher's file is a finding, not a crash
+                found = (False, f"无法读取（{type(error).__name__}）")
+            with self._lock:
+                self._made[(kind, VERSIONS[kind], digest)] = found
+        else:
+            self.hits += 1
+        ok, value = found
+        if not ok:
+            raise ArtefactError(value)
+        return value
+
+    # -- artefacts that are files --
     def artefact(self, kind: str, digest: str, suffix: str, make: Callable[[Path], None]) -> Path:
         """The cached file for (kind, digest), made by `make(target)` if missing."""
         base = self.root / kind / VERSIONS[kind] / digest[:2] / digest
@@ -122,6 +195,39 @@ class Cache:
         partial.unlink(missing_ok=True)
         failed.write_text(message, encoding="utf-8")
         raise ArtefactError(message)
+
+
+class Parsers:
+    """Where pure-Python parsing runs. python-docx, python-pptx and Markdown hold the GIL, so on a
+    build with much new to read they run in worker processes, one per core; the pool is forked
+    from the main thread before any other thread starts. A build with little new starts none."""
+
+    def __init__(self, jobs: int):
+        self.pool: ProcessPoolExecutor | None = None
+        workers = min(os.cpu_count() or 1, 8)
+        if jobs >= PARALLEL_FROM and workers > 1:
+            self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+            self.pool.submit(int).result()  # fork the workers now, from this thread
+
+    def run(self, function: Callable[..., str], *args: object) -> str:
+        return self.pool.submit(function, *args).result() if self.pool else function(*args)
+
+    def map(self, function: Callable[..., str], *columns: Iterable[object]) -> list[str]:
+        if self.pool is None:
+            return list(map(function, *columns))
+        return list(self.pool.map(function, *columns, chunksize=64))
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+
+
+PARALLEL_FROM = 16  # fewer new files than this are read in the build's own process
+
+
+def read_text_json(suffix: str, path: Path) -> str:
+    """A document's text as JSON (DocText), in whichever process runs it."""
+    return documents.READERS[suffix](path).to_json()
 
 
 # -- what a page shows for one file --------------------------------------------------------------
@@ -204,30 +310,24 @@ def _warn(record: Record, attachment: Attachment, reason: str) -> Problem:
     return Problem(record.source_label, f"文件 {attachment.name}", reason, refused=False)
 
 
-def _text(cache: Cache, digest: str, reader: Callable[[Path], documents.DocText], source: Path) -> tuple[str, str]:
-    def make(target: Path) -> None:
-        target.write_text(reader(source).to_json(), encoding="utf-8")
-
-    return documents.DocText.from_json(cache.artefact("text", digest, ".json", make).read_text(encoding="utf-8"))
-
-
-def _document_view(record: Record, attachment: Attachment, index: int, cache: Cache, tools: Tools, problems: list[Problem]) -> FileView:
+def _document_view(record: Record, attachment: Attachment, index: int, cache: Cache, tools: Tools, parsers: Parsers, problems: list[Problem]) -> FileView:
     view = FileView()
     suffix = attachment.suffix
     digest = cache.digest(attachment.source)
-    readable: tuple[Path, Callable[[Path], documents.DocText]] | None = None
+    readable: tuple[str, Path] | None = None  # (reader's suffix, file)
     if suffix in documents.READERS:
-        readable = (attachment.source, documents.READERS[suffix])
+        readable = (suffix, attachment.source)
     elif suffix in documents.LEGACY_TO_MODERN and tools.libreoffice:
         modern = documents.LEGACY_TO_MODERN[suffix]
         try:
             converted = cache.artefact("modern", digest, modern, lambda t: documents.convert(attachment.source, t, modern[1:]))
-            readable = (converted, documents.READERS[modern])
+            readable = (modern, converted)
         except ArtefactError as error:
             problems.append(_warn(record, attachment, f"无法转换旧格式文档：{error}；文件仍可下载"))
     if readable is not None:
         try:
-            view.text_html, view.text = _text(cache, digest, readable[1], readable[0])
+            text = cache.text("text", digest, lambda: parsers.run(read_text_json, *readable))
+            view.text_html, view.text = documents.DocText.from_json(text)
             if not view.text.strip():
                 problems.append(_warn(record, attachment, "文档里没有可提取的文字（可能是扫描件或图片）"))
         except ArtefactError as error:
@@ -245,8 +345,7 @@ def _video_view(record: Record, attachment: Attachment, index: int, cache: Cache
     view = FileView()
     digest = cache.digest(attachment.source)
     try:
-        probed = cache.artefact("probe", digest, ".json", lambda t: t.write_text(video.probe(attachment.source).to_json(), encoding="utf-8"))
-        info = video.VideoInfo.from_json(probed.read_text(encoding="utf-8"))
+        info = video.VideoInfo.from_json(cache.text("probe", digest, lambda: video.probe(attachment.source).to_json()))
     except ArtefactError as error:
         problems.append(_warn(record, attachment, f"{error}；文件仍可下载"))
         return view
@@ -286,7 +385,7 @@ def _attach_captions(record: Record, views: dict[str, FileView], cache: Cache, p
         views[attachment.name].caption_of = target.name
 
 
-def _view(record: Record, attachment: Attachment, index: int, cache: Cache, catalog: Catalog, tools: Tools) -> tuple[FileView, list[Problem]]:
+def _view(record: Record, attachment: Attachment, index: int, cache: Cache, catalog: Catalog, tools: Tools, parsers: Parsers) -> tuple[FileView, list[Problem]]:
     problems: list[Problem] = []
     if attachment.size == 0:
         problems.append(_warn(record, attachment, "文件是空的（0 字节）"))
@@ -304,7 +403,7 @@ def _view(record: Record, attachment: Attachment, index: int, cache: Cache, cata
         if not tools.ffmpeg:
             return FileView(), problems
         return _video_view(record, attachment, index, cache, catalog, problems), problems
-    return _document_view(record, attachment, index, cache, tools, problems), problems
+    return _document_view(record, attachment, index, cache, tools, parsers, problems), problems
 
 
 # -- Markdown bodies -----------------------------------------------------------------------------
@@ -326,20 +425,35 @@ def _rewrite_src(names: set[str]) -> Callable[[str, str, str], str | None]:
     return attribute_filter
 
 
+@functools.cache
+def _markdown() -> markdown.Markdown:
+    """One converter per process, reset between texts: building it costs more than a short body."""
+    return markdown.Markdown(extensions=["tables", "fenced_code", "sane_lists"])
+
+
 def markdown_html(text: str, attachment_names: Iterable[str] = ()) -> str:
     """Render a teacher's Markdown and keep only harmless formatting (no scripts, handlers, frames)."""
-    rendered = markdown.markdown(text, extensions=["tables", "fenced_code", "sane_lists"])
+    rendered = _markdown().reset().convert(text)
     # The page has its own h1 and a "正文" h2: the teacher's headings sit below them.
     rendered = re.sub(r"<(/?)h([1-6])\b", lambda m: f"<{m.group(1)}h{min(int(m.group(2)) + 2, 6)}", rendered)
     return nh3.clean(rendered, attribute_filter=_rewrite_src(set(attachment_names)), link_rel="noopener noreferrer")
 
 
-def _body_html(record: Record, cache: Cache) -> str:
-    """A Markdown body rendered once per content (and per set of attachment names it may cite)."""
+def _body_source(record: Record) -> tuple[str, str, list[str]]:
+    """(key, Markdown, attachment names): a body is rendered once per content and per set of
+    attachment names it may cite."""
     names = sorted(a.name for a in record.attachments)
-    key = hashlib.sha256("\0".join([record.body_markdown or "", *names]).encode("utf-8")).hexdigest()
-    made = cache.artefact("body", key, ".html", lambda t: t.write_text(markdown_html(record.body_markdown or "", names), encoding="utf-8"))
-    return made.read_text(encoding="utf-8")
+    text = record.body_markdown or ""
+    return hashlib.sha256("\0".join([text, *names]).encode("utf-8")).hexdigest(), text, names
+
+
+def _render_bodies(sources: list[tuple[str, str, list[str]]], cache: Cache, parsers: Parsers) -> dict[str, str]:
+    """Render the bodies the cache does not have yet, side by side when there are many."""
+    missing = list({key: (key, text, names) for key, text, names in sources if not cache.has("body", key)}.values())
+    rendered = parsers.map(markdown_html, [text for _, text, _ in missing], [names for _, _, names in missing])
+    for (key, _, _), html in zip(missing, rendered):
+        cache.put("body", key, html)
+    return {key: html for (key, _, _), html in zip(missing, rendered)}
 
 
 # -- the stage -----------------------------------------------------------------------------------
@@ -356,26 +470,43 @@ def missing_tool_notes(tools: Tools, records: list[Record]) -> list[Problem]:
     return notes
 
 
+def _needs_reading(attachment: Attachment, cache: Cache, tools: Tools) -> bool:
+    """A document whose text the cache does not have yet (its hash is needed anyway)."""
+    readable = attachment.suffix in documents.READERS or (attachment.suffix in documents.LEGACY_TO_MODERN and tools.libreoffice)
+    return readable and 0 < attachment.size and not cache.has("text", cache.digest(attachment.source))
+
+
 def extract(records: list[Record], cache: Cache, catalog: Catalog, tools: Tools | None = None, workers: int | None = None) -> tuple[dict[str, Extracted], list[Problem]]:
-    """Derive every page's extra content. Conversions run side by side (they are ffmpeg and
-    LibreOffice processes, so threads suffice); results are collected in a stable order."""
+    """Derive every page's extra content. Conversions run side by side in threads (they are
+    ffmpeg and LibreOffice processes); pure-Python parsing in worker processes when there is
+    much of it (`Parsers`). Results are collected in a stable order."""
     tools = tools or Tools.detect()
     results = {r.id: Extracted() for r in records}
     problems: list[Problem] = missing_tool_notes(tools, records)
-    for record in records:
-        if record.body_markdown and record.body_markdown.strip():
-            results[record.id].body_html = _body_html(record, cache)
-
+    bodies = {r.id: _body_source(r) for r in records if r.body_markdown and r.body_markdown.strip()}
     jobs = [(record, index, attachment) for record in records for index, attachment in enumerate(record.attachments)]
-    found: dict[tuple[str, int], tuple[FileView, list[Problem]]] = {}
-    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool:
-        futures: dict[Future[tuple[FileView, list[Problem]]], tuple[str, int]] = {
-            pool.submit(_view, record, attachment, index, cache, catalog, tools): (record.id, index)
-            for record, index, attachment in jobs
-        }
-        progress = tqdm(as_completed(futures), total=len(futures), desc="处理附件", unit="个", disable=None, leave=False)
-        for future in progress:
-            found[futures[future]] = future.result()
+    new = sum(1 for key, _, _ in bodies.values() if not cache.has("body", key)) + sum(1 for _, _, a in jobs if _needs_reading(a, cache, tools))
+    cache.close()
+    parsers = Parsers(new)
+    try:
+        fresh = _render_bodies(list(bodies.values()), cache, parsers)
+        for record_id, (key, text, names) in bodies.items():
+            if key in fresh:
+                cache.misses += 1
+                results[record_id].body_html = fresh[key]
+            else:
+                results[record_id].body_html = cache.text("body", key, partial(markdown_html, text, names))
+        found: dict[tuple[str, int], tuple[FileView, list[Problem]]] = {}
+        with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool:
+            futures: dict[Future[tuple[FileView, list[Problem]]], tuple[str, int]] = {
+                pool.submit(_view, record, attachment, index, cache, catalog, tools, parsers): (record.id, index)
+                for record, index, attachment in jobs
+            }
+            progress = tqdm(as_completed(futures), total=len(futures), desc="处理附件", unit="个", disable=None, leave=False)
+            for future in progress:
+                found[futures[future]] = future.result()
+    finally:
+        parsers.close()
     for record in records:
         views: dict[str, FileView] = {}
         for index, attachment in enumerate(record.attachments):

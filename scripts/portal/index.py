@@ -14,7 +14,8 @@ Files under `search/`:
     t/<n>.json.gz       the same for title + metadata (type, subject, points, authors, keywords,
                         summary): a one-character query searches these, and they rank second
     d/<n>.json.gz       postings of all text (title, metadata, Markdown body, document text)
-    docs/<n>.json       what a result shows: title, link, metadata line, points, an excerpt
+    docs/<n>.json       what results show (title, link, metadata line, points, an excerpt), for
+                        documents n*DOCS_PER_FILE onwards: a list of DOCS_PER_FILE entries
 
 Tokens (`tokens()` here and `tokens()` in overrides/assets/search.js must agree): text is folded
 with NFKC and lower-cased; runs of CJK characters give overlapping bigrams (a lone character gives
@@ -49,6 +50,9 @@ EXCERPT_CHARS = 240
 # under 100 KB, few enough files that the site stays easy to copy.
 POSTINGS_PER_SHARD = 6000
 FACETS = ("subject", "grade", "type", "term", "group", "school")
+# Result entries per file: a page of 20 results fetches at most 20 small files, and a site of
+# 10,000 resources has 2,500 of them instead of 10,000 (files cost most to write and to copy).
+DOCS_PER_FILE = 4
 
 
 def fold(text: str) -> str:
@@ -189,6 +193,8 @@ def build_index(records: list[Record], extracted: dict[str, Extracted], catalog:
     ordered_records = newest_first(records)  # so the browser sorts by date by sorting numbers
     title_postings, meta_postings, text_postings = Postings.empty(), Postings.empty(), Postings.empty()
     folder = out / "search"
+    (folder / "docs").mkdir(parents=True, exist_ok=True)
+    entries: list[dict[str, object]] = []
     for doc, record in enumerate(ordered_records):
         meta = metadata_text(record, catalog)
         body = body_text(extracted.get(record.id, Extracted()))
@@ -206,9 +212,10 @@ def build_index(records: list[Record], extracted: dict[str, Extracted], catalog:
             "x": excerpt,
             "e": record.exemplary,
         }
-        path = folder / "docs" / f"{doc}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json_text(entry), encoding="utf-8")
+        entries.append(entry)
+    for start in range(0, len(entries), DOCS_PER_FILE):
+        chunk = entries[start : start + DOCS_PER_FILE]
+        (folder / "docs" / f"{start // DOCS_PER_FILE}.json").write_text(json_text(chunk), encoding="utf-8")
 
     sizes: dict[str, int] = {}
     shard_counts: dict[str, int] = {}
@@ -218,5 +225,6 @@ def build_index(records: list[Record], extracted: dict[str, Extracted], catalog:
         sizes[family] = sum(_write_gz(folder / family / f"{number}.json.gz", content) for number, content in shards)
     facets = _facet_table(ordered_records, catalog)
     facets["shards"] = shard_counts
+    facets["docs_per_file"] = DOCS_PER_FILE
     sizes["facets"] = _write_gz(folder / "facets.json.gz", facets)
     return sizes
