@@ -209,3 +209,15 @@ def test_pdf_text_keeps_chinese_words_whole_across_line_breaks(tmp_path: Path) -
     found = read_pdf(make_pdf(tmp_path / "长段落.pdf", sentence))
     assert sentence in found.parts  # one paragraph, no space where a line broke, 用 not ⽤
     assert join_lines(["第一行末尾", "接着写", "Photo", "synthesis"]) == "第一行末尾接着写 Photo synthesis"
+
+
+def test_pdfs_read_from_many_threads_at_once(tmp_path: Path) -> None:
+    """Conversion threads may read two PDFs at the same moment; PDFium must not see that."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from portal.documents import read_pdf
+
+    pdf = make_pdf(tmp_path / "学习单.pdf", "正常的学习单")
+    with ThreadPoolExecutor(8) as pool:
+        texts = list(pool.map(lambda _: " ".join(read_pdf(pdf).parts), range(64)))
+    assert set(texts) == {"正常的学习单"}

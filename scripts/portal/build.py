@@ -112,14 +112,23 @@ def prune(slot: Path, wanted: set[str]) -> int:
     withdrawn submission's page and files); `wanted` lists the paths to keep, relative to the slot.
     Theme assets, the search folder (replaced whole) and MkDocs' own files stay."""
     removed = 0
-    for path in sorted(slot.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-        relative = path.relative_to(slot).as_posix()
-        if path.is_dir():
-            if not any(path.iterdir()):
-                path.rmdir()
-        elif not relative.startswith(KEEP) and relative not in wanted:
-            path.unlink()
-            removed += 1
+    folders: list[str] = []
+    for folder, subfolders, files in os.walk(slot):
+        relative = os.path.relpath(folder, slot).replace(os.sep, "/")
+        prefix = "" if relative == "." else relative + "/"
+        if not prefix:  # the theme's assets and the search index are not ours to prune
+            subfolders[:] = [d for d in subfolders if f"{d}/" not in KEEP]
+        folders.extend(prefix + d for d in subfolders)
+        for name in files:
+            path = prefix + name
+            if not path.startswith(KEEP) and path not in wanted:
+                os.unlink(os.path.join(slot, path))
+                removed += 1
+    for folder in reversed(folders):  # deepest first: a folder emptied above goes too
+        try:
+            os.rmdir(slot / folder)
+        except OSError:  # not empty
+            pass
     return removed
 
 

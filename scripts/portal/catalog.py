@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: the same rules, several times faster
+
 COMPETENCIES_FILE = "competencies.yml"
 CURRICULUM_FILE = "curriculum.yml"
 
@@ -108,7 +110,7 @@ def _aliases(entries: list[dict[str, Any]], upper_ascii: bool = False) -> dict[s
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     with path.open(encoding="utf-8") as handle:
-        data = yaml.safe_load(handle)
+        data = yaml.load(handle, Loader=SAFE_LOADER)  # noqa: S506 - the safe loader, in C when available
     if not isinstance(data, dict):
         raise ValueError(f"目录文件 {path} 的内容不是 YAML 映射")
     return data

@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,9 +167,17 @@ def read_docx(path: Path) -> DocText:
 # -- .pdf ----------------------------------------------------------------------------------------
 
 
+_PDFIUM = threading.Lock()  # PDFium is not thread-safe: one document at a time per process
+
+
 def read_pdf(path: Path) -> DocText:
     """Page by page with PDFium (the engine of Chrome's PDF viewer): about ten times faster than
     a pure-Python parser, and it maps fonts' radical forms (⽤) to the ordinary characters (用)."""
+    with _PDFIUM:
+        return _read_pdf(path)
+
+
+def _read_pdf(path: Path) -> DocText:
     import pypdfium2 as pdfium
 
     try:

@@ -143,6 +143,7 @@ def url_to(from_page: str, target: str) -> str:
 def _environment(site: Site) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
+        bytecode_cache=jinja2.FileSystemBytecodeCache(),  # compiled templates kept in the user's temp folder
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,

@@ -23,7 +23,7 @@ from typing import Any
 import frontmatter
 import yaml
 
-from .catalog import Catalog, fold
+from .catalog import SAFE_LOADER, Catalog, fold
 from .model import Attachment, Intake, Problem, Record
 
 TERM_PATTERN = re.compile(r"^(\d{4})-(\d{4})-([12])$")
@@ -126,8 +126,7 @@ def _yaml_error(error: yaml.YAMLError) -> str:
     return f"YAML 格式错误，{where}：{problem}。请检查冒号、缩进和引号"
 
 
-# libyaml (shipped in PyYAML's wheels) parses ten times faster than the pure-Python loader.
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SAFE_LOADER = SAFE_LOADER  # libyaml (shipped in PyYAML's wheels): ten times faster than pure Python
 MAX_META_BYTES = 64 * 1024  # a meta.yml or front matter is a few hundred bytes; anything near this is not one
 _FULLWIDTH_KEY = re.compile(r"^(\s*(?:-\s+)?)([^\s:：#][^:：\n]*?)\s*：\s*", re.M)
 

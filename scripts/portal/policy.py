@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from .catalog import Catalog
+from .catalog import SAFE_LOADER, Catalog
 from .model import Record
 from .register import Teacher
 
@@ -52,7 +52,7 @@ class Policy:
         path = catalog_dir / POLICY_FILE
         if not path.exists():
             return cls()
-        data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data: dict[str, Any] = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER) or {}  # noqa: S506
         bands = tuple(
             AgeBand(tuple(str(e) for e in band["environments"]), band.get("min_age"), band.get("max_age"))
             for band in data.get("age_bands") or []

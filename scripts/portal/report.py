@@ -77,7 +77,8 @@ def completion(resources: Path, records: list[Record], catalog: Catalog, policy:
 
 
 def _html(intake: Intake, problems: list[Problem], done: Completion, policy: Policy) -> str:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), bytecode_cache=jinja2.FileSystemBytecodeCache(),
+                             autoescape=True, undefined=jinja2.StrictUndefined)
     return env.get_template("report.html").render(
         term_label=term_label(done.term) if done.term else "（暂无成果）",
         generated=dt.datetime.now().strftime("%Y-%m-%d %H:%M"),

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 
-class _TolerantLoader(yaml.SafeLoader):
+class _TolerantLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """mkdocs.yml may carry MkDocs' own tags (!ENV, !!python/name:…); we only need plain values."""
 
 
