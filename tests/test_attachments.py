@@ -221,3 +221,21 @@ def test_pdfs_read_from_many_threads_at_once(tmp_path: Path) -> None:
     with ThreadPoolExecutor(8) as pool:
         texts = list(pool.map(lambda _: " ".join(read_pdf(pdf).parts), range(64)))
     assert set(texts) == {"正常的学习单"}
+
+
+def test_a_truncated_video_is_a_clear_error_and_a_whole_one_gets_a_poster(tmp_path: Path) -> None:
+    from portal.video import MediaError, poster, probe
+
+    whole = tmp_path / "微课.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=320x240:rate=15", "-t", "3", "-c:v", "libx264", "-pix_fmt", "yuv420p", str(whole))
+    info = probe(whole)
+    assert (info.video_codec, info.width, info.height, info.pixel_format) == ("h264", 320, 240, "yuv420p")
+    assert 2.9 < info.duration < 3.1 and info.browser_playable(".mp4")
+    poster(whole, tmp_path / "poster.jpg", info.duration)
+    assert (tmp_path / "poster.jpg").read_bytes()[:3] == b"\xff\xd8\xff"  # a JPEG
+    truncated = tmp_path / "断了.mp4"
+    truncated.write_bytes(whole.read_bytes()[:1500])  # the header says MP4; the data is gone
+    with pytest.raises(MediaError) as caught:
+        probe(truncated)
+        poster(truncated, tmp_path / "never.jpg", 3)
+    assert str(tmp_path) not in str(caught.value)  # no server paths in reports

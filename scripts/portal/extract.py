@@ -39,7 +39,7 @@ from .catalog import Catalog
 from .model import Attachment, Problem, Record
 
 # Bump a kind's version when its output changes, so artefacts made by older code are not reused.
-VERSIONS = {"body": "1", "text": "3", "preview": "1", "modern": "1", "probe": "1", "playable": "1", "poster": "1", "captions": "1"}
+VERSIONS = {"body": "1", "text": "3", "preview": "1", "modern": "1", "probe": "2", "playable": "1", "poster": "2", "captions": "1"}
 _CHUNK = 1 << 20
 
 
@@ -341,7 +341,7 @@ def _document_view(record: Record, attachment: Attachment, index: int, cache: Ca
     return view
 
 
-def _video_view(record: Record, attachment: Attachment, index: int, cache: Cache, catalog: Catalog, problems: list[Problem]) -> FileView:
+def _video_view(record: Record, attachment: Attachment, index: int, cache: Cache, catalog: Catalog, tools: Tools, problems: list[Problem]) -> FileView:
     view = FileView()
     digest = cache.digest(attachment.source)
     try:
@@ -350,7 +350,7 @@ def _video_view(record: Record, attachment: Attachment, index: int, cache: Cache
         problems.append(_warn(record, attachment, f"{error}；文件仍可下载"))
         return view
     view.video = info
-    if not info.browser_playable(attachment.suffix):
+    if not info.browser_playable(attachment.suffix) and tools.ffmpeg:  # without it, said once per build
         try:
             mp4 = cache.artefact("playable", digest, ".mp4", lambda t: video.transcode(attachment.source, t))
             view.playable = Published(mp4, f"{index}-video.mp4")
@@ -400,9 +400,7 @@ def _view(record: Record, attachment: Attachment, index: int, cache: Cache, cata
         problems.append(_warn(record, attachment, mismatch))
         return FileView(), problems
     if is_video:
-        if not tools.ffmpeg:
-            return FileView(), problems
-        return _video_view(record, attachment, index, cache, catalog, problems), problems
+        return _video_view(record, attachment, index, cache, catalog, tools, problems), problems
     return _document_view(record, attachment, index, cache, tools, parsers, problems), problems
 
 
@@ -464,7 +462,7 @@ def missing_tool_notes(tools: Tools, records: list[Record]) -> list[Problem]:
     suffixes = {a.suffix for r in records for a in r.attachments}
     notes: list[Problem] = []
     if not tools.ffmpeg and suffixes & video.VIDEO_SUFFIXES:
-        notes.append(Problem("（全部成果）", "视频", "未安装 ffmpeg：视频没有封面和时长，无法转码的视频浏览器可能无法播放。请安装：apt-get install ffmpeg", False))
+        notes.append(Problem("（全部成果）", "视频", "未安装 ffmpeg：浏览器不能直接播放的视频（如 .wmv .avi .flv）无法转码，仍可下载。请安装：apt-get install ffmpeg", False))
     if not tools.libreoffice and suffixes & documents.OFFICE_PREVIEWABLE:
         notes.append(Problem("（全部成果）", "文档", "未安装 LibreOffice：Office 文档没有 PDF 预览，.doc/.wps/.ppt 的文字无法显示（文件仍可下载）。请安装：apt-get install libreoffice-writer-nogui libreoffice-impress-nogui", False))
     return notes
@@ -478,7 +476,7 @@ def _needs_reading(attachment: Attachment, cache: Cache, tools: Tools) -> bool:
 
 def extract(records: list[Record], cache: Cache, catalog: Catalog, tools: Tools | None = None, workers: int | None = None) -> tuple[dict[str, Extracted], list[Problem]]:
     """Derive every page's extra content. Conversions run side by side in threads (they are
-    ffmpeg and LibreOffice processes); pure-Python parsing in worker processes when there is
+    ffmpeg and LibreOffice processes, or FFmpeg's libraries); pure-Python parsing in worker processes when there is
     much of it (`Parsers`). Results are collected in a stable order."""
     tools = tools or Tools.detect()
     results = {r.id: Extracted() for r in records}
@@ -497,7 +495,8 @@ def extract(records: list[Record], cache: Cache, catalog: Catalog, tools: Tools 
             else:
                 results[record_id].body_html = cache.text("body", key, partial(markdown_html, text, names))
         found: dict[tuple[str, int], tuple[FileView, list[Problem]]] = {}
-        with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool:
+        # Threads mostly wait (on ffmpeg, LibreOffice, the parser processes): two per core keep the cores busy.
+        with ThreadPoolExecutor(max_workers=workers or 2 * (os.cpu_count() or 1)) as pool:
             futures: dict[Future[tuple[FileView, list[Problem]]], tuple[str, int]] = {
                 pool.submit(_view, record, attachment, index, cache, catalog, tools, parsers): (record.id, index)
                 for record, index, attachment in jobs

@@ -28,6 +28,7 @@ from urllib.parse import quote
 
 import jinja2
 import yaml
+from markupsafe import Markup
 
 from .briefings import BRIEFINGS, FEED, Charts, atom_feed, read_briefings, render_briefing, stats_context
 from .catalog import Catalog
@@ -152,6 +153,18 @@ def _environment(site: Site) -> jinja2.Environment:
     env.filters["size"] = human_size
     env.filters["quote"] = lambda s: quote(s)
     env.globals.update(catalog=site.catalog, site=site)
+    rendered: dict[tuple[str, str], Markup] = {}
+
+    def cached_card(record: Record, root: str) -> Markup:
+        """A record's card, rendered once per link prefix: the same card appears on every page
+        that lists or relates to the record (ten thousand cards a build otherwise)."""
+        key = (record.id, root)
+        if key not in rendered:
+            rendered[key] = card(record, root)
+        return rendered[key]
+
+    env.globals["cached_card"] = cached_card  # before the macros are loaded: they call it
+    card = env.get_template("macros.html").module.card  # type: ignore[attr-defined]
     return env
 
 

@@ -31,13 +31,10 @@ def on_page_content(html: str, page: Any, **_: Any) -> str:
 
 
 def on_env(env: Any, config: Any, **_: Any) -> Any:
-    """Keep the theme's compiled templates between builds: compiling Material's templates is
-    most of a small rebuild's MkDocs time."""
-    import os
-
+    """Keep the theme's compiled templates between builds, as our own templates are (in the
+    user's temp folder, keyed by each template's source): compiling Material's templates is most
+    of a small rebuild's MkDocs time."""
     from jinja2 import FileSystemBytecodeCache
 
-    folder = os.path.join(os.path.dirname(os.path.abspath(config.docs_dir)), "jinja")
-    os.makedirs(folder, exist_ok=True)
-    env.bytecode_cache = FileSystemBytecodeCache(folder)
+    env.bytecode_cache = FileSystemBytecodeCache()
     return env

@@ -1,9 +1,12 @@
-"""Videos with ffmpeg: probe, make browser-playable, poster frames, captions.
+"""Videos with FFmpeg: probe, poster frames, make browser-playable, captions.
 
 Teachers hand in what their screen recorders write (EV录屏, Camtasia): .mp4, .flv, .wmv, .avi,
 .mov. Browsers play H.264/AAC in MP4 and VP8/VP9/AV1 in WebM; everything else is re-encoded once
 to H.264/AAC MP4 with the index at the front (+faststart) so playback starts before the download
-ends. Each function takes a source and writes one target; caching is the caller's business.
+ends. Probing and poster frames use FFmpeg's libraries in-process (PyAV): starting the ffprobe and
+ffmpeg programs cost ~0.1 s per video, reading a header and one frame costs a few milliseconds.
+Re-encoding, long and rare, runs the ffmpeg program. Each function takes a source and writes one
+target; caching is the caller's business.
 """
 
 from __future__ import annotations
@@ -23,11 +26,12 @@ TIMEOUT = 3600  # a 45-minute lesson recording on a slow server
 
 
 class MediaError(Exception):
-    """ffmpeg or ffprobe could not read or write a file; the message is for admins, in Chinese."""
+    """FFmpeg could not read or write a file; the message is for admins, in Chinese."""
 
 
 def ffmpeg_available() -> bool:
-    return shutil.which("ffmpeg") is not None and shutil.which("ffprobe") is not None
+    """The ffmpeg program, needed only to re-encode videos browsers cannot play."""
+    return shutil.which("ffmpeg") is not None
 
 
 @dataclass(frozen=True)
@@ -84,27 +88,35 @@ def _run(command: list[str], what: str) -> subprocess.CompletedProcess[bytes]:
 
 
 def probe(path: Path) -> VideoInfo:
-    """Duration, codecs and size, from ffprobe; MediaError if the file is not a video."""
-    result = _run(
-        ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)],
-        "读取视频信息",
-    )
-    data = json.loads(result.stdout or b"{}")
-    streams = data.get("streams") or []
-    video = next((s for s in streams if s.get("codec_type") == "video" and s.get("disposition", {}).get("attached_pic") != 1), None)
-    if video is None:
-        raise MediaError("文件里没有视频画面，可能不是视频文件或已损坏")
-    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
-    duration = float(data.get("format", {}).get("duration") or video.get("duration") or 0)
-    return VideoInfo(
-        duration=duration,
-        video_codec=str(video.get("codec_name", "")),
-        audio_codec=str(audio["codec_name"]) if audio else None,
-        width=int(video.get("width") or 0),
-        height=int(video.get("height") or 0),
-        pixel_format=str(video.get("pix_fmt", "")),
-        container=str(data.get("format", {}).get("format_name", "")),
-    )
+    """Duration, codecs and size; MediaError if the file is not a video."""
+    import av
+
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            video = next((s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic), None)
+            if video is None:
+                raise MediaError("文件里没有视频画面，可能不是视频文件或已损坏")
+            audio = container.streams.audio[0] if container.streams.audio else None
+            if container.duration:
+                duration = container.duration / av.time_base
+            else:
+                duration = float(video.duration * video.time_base) if video.duration and video.time_base else 0.0
+            return VideoInfo(
+                duration=duration,
+                video_codec=video.codec_context.name or "",
+                audio_codec=audio.codec_context.name if audio is not None else None,
+                width=video.codec_context.width or 0,
+                height=video.codec_context.height or 0,
+                pixel_format=video.codec_context.pix_fmt or "",
+                container=container.format.name,
+            )
+    except av.error.FFmpegError as error:
+        raise MediaError(f"读取视频信息失败：{_reason(error)}") from error
+
+
+def _reason(error: Exception) -> str:
+    """FFmpeg's reason without the file's path (the server's folders stay out of reports)."""
+    return str(getattr(error, "strerror", None) or type(error).__name__)[:200]
 
 
 def transcode(source: Path, target: Path) -> None:
@@ -122,12 +134,28 @@ def transcode(source: Path, target: Path) -> None:
 
 def poster(source: Path, target: Path, duration: float) -> None:
     """A JPEG frame a little way in (a first frame is often black), at most 640 px wide."""
-    at = min(1.0, duration / 3) if duration > 0 else 0
-    _run(
-        ["ffmpeg", "-v", "error", "-nostdin", "-y", "-ss", f"{at:.2f}", "-i", str(source),
-         "-frames:v", "1", "-vf", "scale='min(640,iw)':-2", "-q:v", "4", "-f", "image2", str(target)],
-        "生成视频封面",
-    )
+    import av
+
+    at = min(1.0, duration / 3) if duration > 0 else 0.0
+    try:
+        with av.open(str(source), metadata_errors="ignore") as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            if at and stream.time_base:
+                container.seek(int(at / stream.time_base), stream=stream)  # the key frame before `at`
+            chosen = None
+            for frame in container.decode(stream):
+                chosen = frame
+                if frame.time is None or frame.time >= at:
+                    break
+            if chosen is None:
+                raise MediaError("生成视频封面失败：视频里没有可解码的画面")
+            width = min(640, chosen.width)
+            height = max(2, round(chosen.height * width / chosen.width / 2) * 2)
+            image = chosen.to_image(width=width, height=height)
+            image.save(target, format="JPEG", quality=82)
+    except av.error.FFmpegError as error:
+        raise MediaError(f"生成视频封面失败：{_reason(error)}") from error
 
 
 _SRT_TIME = re.compile(r"(\d{1,2}:\d{2}:\d{2}),(\d{3})")
