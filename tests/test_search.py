@@ -8,6 +8,7 @@ so a segmenter-style regression (Pagefind 1.5.2 found 3 of 38 for 核心素养) 
 
 from __future__ import annotations
 
+from pathlib import Path
 
 import pytest
 from factories import assert_accounting, make_docx, make_project, write_meta
@@ -17,6 +18,7 @@ from portal.catalog import load_catalog
 from portal.corpus import PLANTED, CorpusSpec, write_corpus
 from portal.extract import Cache, Tools, extract
 from portal.index import fold, searchable_text
+from portal.intake import scan
 from portal.model import newest_first
 from portal.project import Project
 
@@ -186,3 +188,26 @@ def test_search_never_downloads_a_whole_site_index(search_site) -> None:
     assert len(shards) > 1
     total = sum(p.stat().st_size for p in shards)
     assert max(p.stat().st_size for p in shards) < total / 2
+
+
+def test_remembered_tokens_give_the_same_index_and_are_not_cut_again(search_site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from portal import index as index_module
+
+    project, _ = search_site
+    catalog = load_catalog(project.catalog)
+    records = scan(project.resources, catalog).records
+    extracted, _ = extract(records, Cache(project.cache), catalog, Tools.detect(previews=False))
+    index_module.build_index(records, extracted, catalog, tmp_path / "fresh")
+    memo_file = tmp_path / "tokens.pickle"
+    first = index_module.token_memo(memo_file)
+    index_module.build_index(records, extracted, catalog, tmp_path / "first", first)
+    first.save()
+
+    def no_cutting(*_: object, **__: object) -> None:
+        raise AssertionError("tokens cut again")
+
+    monkeypatch.setattr(index_module, "tokens", no_cutting)
+    index_module.build_index(records, extracted, catalog, tmp_path / "again", index_module.token_memo(memo_file))
+    fresh = {p.relative_to(tmp_path / "fresh"): p.read_bytes() for p in (tmp_path / "fresh").rglob("*") if p.is_file()}
+    again = {p.relative_to(tmp_path / "again"): p.read_bytes() for p in (tmp_path / "again").rglob("*") if p.is_file()}
+    assert len(fresh) > 50 and fresh == again

@@ -26,8 +26,10 @@ so sorting by id is sorting by date.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import html
 import itertools
+import operator
 import re
 import unicodedata
 from array import array
@@ -40,6 +42,7 @@ from urllib.parse import quote
 
 from .catalog import Catalog
 from .extract import Extracted
+from .memo import Memo
 from .model import Record, json_text, newest_first
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -68,7 +71,7 @@ def tokens(text: str, unigrams: bool = False) -> set[str]:
         elif len(run) == 1:
             found.add(run)
         else:
-            found.update(run[i : i + 2] for i in range(len(run) - 1))
+            found.update(map(operator.add, run, run[1:]))  # overlapping bigrams
             if unigrams:
                 found.update(run)
     return found
@@ -127,7 +130,7 @@ class Postings:
         while count * POSTINGS_PER_SHARD < self.size and count < 4096:
             count *= 2
         grouped: dict[int, dict[str, str]] = defaultdict(dict)
-        for term, ids in self.table.items():
+        for term, ids in sorted(self.table.items()):  # the same bytes for the same index, whatever the hash seed
             grouped[shard_of(term, count)][term] = _gaps(ids)
         return count, iter(sorted(grouped.items()))
 
@@ -188,8 +191,27 @@ def _facet_table(records: list[Record], catalog: Catalog) -> dict[str, object]:
     return table
 
 
-def build_index(records: list[Record], extracted: dict[str, Extracted], catalog: Catalog, out: Path) -> dict[str, int]:
+def token_memo(path: Path | None) -> Memo:
+    """Index terms of unchanged records, kept between builds: cutting text into tokens is most
+    of indexing. Any change to this module (the tokens must match search.js) starts afresh."""
+    return Memo(path, "tokens " + hashlib.sha1(Path(__file__).read_bytes()).hexdigest())
+
+
+def record_terms(record: Record, meta: str, body: str, memo: Memo) -> tuple[set[str], set[str], set[str]]:
+    """(title terms, title + metadata terms, all terms) of one record."""
+    key = Memo.key("\0".join([record.title, meta, body]))
+    known = memo.get(key)
+    if known is not None:
+        return known  # type: ignore[no-any-return]
+    title = tokens(record.title, unigrams=True)
+    terms = (title, title | tokens(meta, unigrams=True), tokens(record.title) | tokens(meta) | tokens(body))
+    memo.put(key, terms)
+    return terms
+
+
+def build_index(records: list[Record], extracted: dict[str, Extracted], catalog: Catalog, out: Path, memo: Memo | None = None) -> dict[str, int]:
     """Write the index for `records` (the accepted ones: refused submissions are never results)."""
+    memo = memo or token_memo(None)
     ordered_records = newest_first(records)  # so the browser sorts by date by sorting numbers
     title_postings, meta_postings, text_postings = Postings.empty(), Postings.empty(), Postings.empty()
     folder = out / "search"
@@ -198,10 +220,10 @@ def build_index(records: list[Record], extracted: dict[str, Extracted], catalog:
     for doc, record in enumerate(ordered_records):
         meta = metadata_text(record, catalog)
         body = body_text(extracted.get(record.id, Extracted()))
-        title_terms = tokens(record.title, unigrams=True)
+        title_terms, meta_terms, text_terms = record_terms(record, meta, body, memo)
         title_postings.add(doc, title_terms)
-        meta_postings.add(doc, title_terms | tokens(meta, unigrams=True))
-        text_postings.add(doc, tokens(record.title) | tokens(meta) | tokens(body))
+        meta_postings.add(doc, meta_terms)
+        text_postings.add(doc, text_terms)
         excerpt = " ".join((record.summary or body).split())[:EXCERPT_CHARS]
         entry = {
             "u": "r/" + quote(record.id) + "/",

@@ -10,9 +10,7 @@ matter is the metadata. Term folders are named `学年-学期`, e.g. `2023-2024-
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
-import pickle
 import re
 from collections import defaultdict
 from collections.abc import Callable
@@ -24,6 +22,7 @@ import frontmatter
 import yaml
 
 from .catalog import SAFE_LOADER, Catalog, fold
+from .memo import Memo
 from .model import Attachment, Intake, Problem, Record
 
 TERM_PATTERN = re.compile(r"^(\d{4})-(\d{4})-([12])$")
@@ -157,7 +156,8 @@ _FULLWIDTH_WARNING = "用了中文冒号“：”，已按英文冒号“:”读
 
 def load_metadata(text: str, check: _Check) -> Any:
     """Parse metadata safely and bounded; accept full-width colons (“标题：…”) with a warning."""
-    known = check.memo.get(text) if check.memo else None
+    key = Memo.key(text)
+    known = check.memo.get(key) if check.memo else None
     if known is not None:
         data, colons_fixed = known
         if colons_fixed:
@@ -174,55 +174,16 @@ def load_metadata(text: str, check: _Check) -> Any:
             colons_fixed = True
             check.warn("", _FULLWIDTH_WARNING)
     if check.memo is not None:
-        check.memo.put(text, (data, colons_fixed))
+        check.memo.put(key, (data, colons_fixed))
     return data
 
 
-class MetadataMemo:
-    """Parsed metadata by the SHA-256 of its text, kept between builds in the cache folder:
-    parsing YAML is most of reading 10,000 submissions, and nearly all of them are unchanged from
-    one build to the next. Only texts that parsed are kept; refusals are parsed again, so their
-    messages are always those of the current code."""
+class MetadataMemo(Memo):
+    """Parsed metadata by its text (see memo.py). Only texts that parsed are kept; refusals are
+    parsed again, so their messages are always those of the current code."""
 
     def __init__(self, path: Path | None = None):
-        self.path = path
-        self._old: dict[bytes, tuple[Any, bool]] = {}
-        self._used: dict[bytes, tuple[Any, bool]] = {}
-        if path is not None:
-            try:
-                with path.open("rb") as handle:
-                    stored = pickle.load(handle)  # noqa: S301 - our own cache file, written below
-                if isinstance(stored, dict) and stored.get("version") == MEMO_VERSION:
-                    self._old = stored["entries"]
-            except (OSError, pickle.PickleError, EOFError, KeyError, AttributeError, TypeError):
-                self._old = {}
-
-    @staticmethod
-    def _key(text: str) -> bytes:
-        return hashlib.sha256(text.encode("utf-8")).digest()
-
-    def get(self, text: str) -> tuple[Any, bool] | None:
-        key = self._key(text)
-        found = self._used.get(key) or self._old.get(key)
-        if found is not None:
-            self._used[key] = found
-        return found
-
-    def put(self, text: str, value: tuple[Any, bool]) -> None:
-        self._used[self._key(text)] = value
-
-    def save(self) -> None:
-        """Keep what this scan used, so texts that were edited or withdrawn do not pile up."""
-        if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_suffix(f".{os.getpid()}.tmp")
-        with partial.open("wb") as handle:
-            pickle.dump({"version": MEMO_VERSION, "entries": self._used}, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        partial.replace(self.path)
-
-
-MEMO_VERSION = f"1 yaml {yaml.__version__}"
+        super().__init__(path, f"metadata 1 yaml {yaml.__version__}")
 
 
 def parse_meta_yaml(text: str, check: _Check) -> dict[str, Any] | None:

@@ -18,7 +18,7 @@ from .catalog import Catalog, load_catalog
 from .chrome import MANIFEST, fill_pages, read_manifest, read_shells
 from .extract import Cache, Extracted, Tools, extract
 from .generate import generate
-from .index import build_index
+from .index import build_index, token_memo
 from .intake import MetadataMemo, scan
 from .model import Intake, Problem, Record, json_text
 from .project import Project
@@ -84,7 +84,7 @@ def build_site(project: Project) -> Outcome:
     for leftover in project.work.glob("search.new-*"):
         if leftover != index_dir:
             shutil.rmtree(leftover, ignore_errors=True)
-    indexer = _start_index(searchable, extracted, catalog, index_dir)
+    indexer = _start_index(searchable, extracted, catalog, index_dir, project.cache / "tokens.pickle")
     with outcome.timed("generate"):
         roster = load_roster(project)
         made = generate(intake.records, extracted, catalog, project.docs, project.content, roster, settings, peers, nav=settings.nav)
@@ -118,15 +118,17 @@ def _die_with_parent() -> None:
         pass
 
 
-def _index_job(records: list[Record], extracted: dict[str, Extracted], catalog: Catalog, out: Path) -> None:
+def _index_job(records: list[Record], extracted: dict[str, Extracted], catalog: Catalog, out: Path, memo_file: Path) -> None:
     _die_with_parent()
-    sizes = build_index(records, extracted, catalog, out)
+    memo = token_memo(memo_file)
+    sizes = build_index(records, extracted, catalog, out, memo)
+    memo.save()
     (out / "sizes.json").write_text(json.dumps(sizes), encoding="utf-8")
 
 
-def _start_index(records: list[Record], extracted: dict[str, Extracted], catalog: Catalog, out: Path) -> multiprocessing.Process:
+def _start_index(records: list[Record], extracted: dict[str, Extracted], catalog: Catalog, out: Path, memo_file: Path) -> multiprocessing.Process:
     # fork: the child starts with the records in memory instead of receiving them pickled.
-    process = multiprocessing.get_context("fork").Process(target=_index_job, args=(records, extracted, catalog, out), daemon=True)
+    process = multiprocessing.get_context("fork").Process(target=_index_job, args=(records, extracted, catalog, out, memo_file), daemon=True)
     process.start()
     return process
 
