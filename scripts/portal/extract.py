@@ -15,7 +15,9 @@ for download, and the build never stops for it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import hashlib
 import json
 import multiprocessing
@@ -23,7 +25,7 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from functools import partial
@@ -207,7 +209,8 @@ class Parsers:
         workers = min(os.cpu_count() or 1, 8)
         if jobs >= PARALLEL_FROM and workers > 1:
             self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
-            self.pool.submit(int).result()  # fork the workers now, from this thread
+            with frozen_heap():
+                self.pool.submit(int).result()  # fork the workers now, from this thread
 
     def run(self, function: Callable[..., str], *args: object) -> str:
         return self.pool.submit(function, *args).result() if self.pool else function(*args)
@@ -223,6 +226,17 @@ class Parsers:
 
 
 PARALLEL_FROM = 16  # fewer new files than this are read in the build's own process
+
+
+@contextlib.contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Fork with the heap frozen: a child's garbage collector then leaves the objects it inherited
+    alone instead of touching every one (which copies every page of the parent's memory)."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def read_text_json(suffix: str, path: Path) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from .build import add_attachments, close_slot, expected_files, mkdocs_site, next_slot, open_slot, prune, publish, switch, theme_fingerprint
 from .catalog import Catalog, load_catalog
 from .chrome import MANIFEST, fill_pages, read_manifest, read_shells
-from .extract import Cache, Extracted, Tools, extract
+from .extract import Cache, Extracted, Tools, extract, frozen_heap
 from .generate import generate
 from .index import build_index, token_memo
 from .intake import MetadataMemo, scan
@@ -129,7 +129,8 @@ def _index_job(records: list[Record], extracted: dict[str, Extracted], catalog: 
 def _start_index(records: list[Record], extracted: dict[str, Extracted], catalog: Catalog, out: Path, memo_file: Path) -> multiprocessing.Process:
     # fork: the child starts with the records in memory instead of receiving them pickled.
     process = multiprocessing.get_context("fork").Process(target=_index_job, args=(records, extracted, catalog, out, memo_file), daemon=True)
-    process.start()
+    with frozen_heap():
+        process.start()
     return process
 
 
