@@ -99,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--sizes", default="1000,10000", help="模拟成果数，逗号分隔（默认 1000,10000）")
     bench.add_argument("--no-reference", action="store_true", help="不用原版 Material 构建对照")
     bench.add_argument("--no-search", action="store_true", help="不在浏览器中测量搜索")
+    bench.add_argument("--repeats", type=int, default=3, help="冷启动和重建各测几次，取中位数（默认 3）")
     commands.add_parser("briefing-pdf", help="把研修简报打印成 A4 PDF 到 reports/briefings/")
     template = commands.add_parser("register-template", help="生成空白成果登记表（带下拉选项）")
     template.add_argument("--out", type=Path, default=None, help="保存位置（默认 reports/成果登记表模板.xlsx）")
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         from .bench import main as bench_main
 
         sizes = [int(n) for n in args.sizes.split(",") if n.strip()]
-        return bench_main(project.root, sizes, project.reports / "bench.json", not args.no_reference, not args.no_search)
+        return bench_main(project.root, sizes, project.reports / "bench.json", not args.no_reference, not args.no_search, max(1, args.repeats))
     if args.command in ("showcase", "showcase-zip"):
         return cmd_showcase(project, archive=args.command == "showcase-zip")
     if args.command == "briefing-pdf":
