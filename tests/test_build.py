@@ -196,9 +196,11 @@ def test_shipped_demo_corpus_is_all_accepted() -> None:
     assert {"video", "document"} <= kinds
 
 
-def test_pages_put_into_shells_are_byte_identical_to_pages_mkdocs_renders(built, tmp_path: Path) -> None:
+def test_pages_put_into_shells_are_byte_identical_to_pages_mkdocs_renders(built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Resource and listing pages are the theme's shell with title, body and URL put in
-    (chrome.py); MkDocs rendering each page itself must give the very same bytes."""
+    (chrome.py), written by helper processes when there are many; MkDocs rendering each page
+    itself must give the very same bytes."""
+    from portal import chrome
     from portal.build import mkdocs_site
     from portal.catalog import load_catalog
     from portal.chrome import fill_pages, read_shells
@@ -219,7 +221,9 @@ def test_pages_put_into_shells_are_byte_identical_to_pages_mkdocs_renders(built,
 
     made = generate(records, extracted, catalog, tmp_path / "docs-shells", project.content, None, settings, nav=settings.nav)
     mkdocs_site(config, tmp_path / "docs-shells", tmp_path / "shells")
-    fill_pages(tmp_path / "shells", made.pages, read_shells(tmp_path / "shells", made.shells))
+    monkeypatch.setattr(chrome, "PARALLEL_PAGES", 2)  # the fixture's hundred pages, shared among helpers
+    filled = fill_pages(tmp_path / "shells", made.pages, read_shells(tmp_path / "shells", made.shells))
+    assert len(filled.written) == len(made.pages)
     every_page = settings.nav | {p.path for p in made.pages}
     whole = generate(records, extracted, catalog, tmp_path / "docs-whole", project.content, None, settings, nav=every_page)
     assert not whole.pages  # MkDocs renders every page itself here

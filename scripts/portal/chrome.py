@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from markupsafe import escape
+
+from . import forks
 
 SHELLS = "_portal-shell"  # the shells' folder name; removed from the built site
 TITLE = "PortalShellTitle"  # letters only: no filter or escaping changes it
@@ -158,21 +161,30 @@ def read_manifest(site: Path) -> dict[str, str]:
         return {}
 
 
-def fill_pages(site: Path, pages: list[HtmlPage], shells: dict[Shape, Shell], progress: Callable[[Iterable[HtmlPage]], Iterable[HtmlPage]] = iter) -> Filled:
-    """Write every page whose inputs or shell changed since this slot last held it."""
-    old = read_manifest(site)
-    keys: dict[str, str] = {}
-    written: list[str] = []
-    for page in progress(pages):
-        shell = shells[page.shape]
-        key = f"{page.key}:{shell.digest}"
-        keys[page.path] = key
-        if old.get(page.path) == key:
-            continue
-        html = shell.fill(page.title, page.render(), quote(page.url))
+# Below this many pages to write, forking helpers costs more than it saves.
+PARALLEL_PAGES = 200
+
+
+def _write_pages(site: Path, pages: list[HtmlPage], shells: dict[Shape, Shell]) -> None:
+    for page in pages:
+        html = shells[page.shape].fill(page.title, page.render(), quote(page.url))
         target = site / page.output
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(html, encoding="utf-8")
-        written.append(page.path)
+
+
+def fill_pages(site: Path, pages: list[HtmlPage], shells: dict[Shape, Shell]) -> Filled:
+    """Write every page whose inputs or shell changed since this slot last held it. Many pages
+    (a first build, a new theme) are shared out among one process per core: rendering holds the
+    GIL, and forked helpers start with the pages' data in memory."""
+    old = read_manifest(site)
+    keys = {page.path: f"{page.key}:{shells[page.shape].digest}" for page in pages}
+    stale = [page for page in pages if old.get(page.path) != keys[page.path]]
+    helpers = min(os.cpu_count() or 1, 8) - 1 if len(stale) >= PARALLEL_PAGES else 0
+    shares = [stale[number :: helpers + 1] for number in range(helpers + 1)]
+    started = [forks.start(_write_pages, site, share, shells) for share in shares[1:]]
+    _write_pages(site, shares[0], shells)
+    for process in started:
+        forks.finish(process, "写入页面")
     (site / MANIFEST).write_text(json.dumps(keys, ensure_ascii=False), encoding="utf-8")
-    return Filled(written, len(pages) - len(written), keys)
+    return Filled([page.path for page in stale], len(pages) - len(stale), keys)

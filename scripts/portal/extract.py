@@ -15,9 +15,7 @@ for download, and the build never stops for it.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
 import hashlib
 import json
 import multiprocessing
@@ -25,7 +23,7 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from functools import partial
@@ -38,6 +36,7 @@ from tqdm import tqdm
 
 from . import documents, video
 from .catalog import Catalog
+from .forks import frozen_heap
 from .model import Attachment, Problem, Record
 
 # Bump a kind's version when its output changes, so artefacts made by older code are not reused.
@@ -226,17 +225,6 @@ class Parsers:
 
 
 PARALLEL_FROM = 16  # fewer new files than this are read in the build's own process
-
-
-@contextlib.contextmanager
-def frozen_heap() -> Iterator[None]:
-    """Fork with the heap frozen: a child's garbage collector then leaves the objects it inherited
-    alone instead of touching every one (which copies every page of the parent's memory)."""
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 def read_text_json(suffix: str, path: Path) -> str:

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import shutil
-import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
+from . import forks
 from .build import add_attachments, close_slot, expected_files, mkdocs_site, next_slot, open_slot, prune, publish, switch, theme_fingerprint
 from .catalog import Catalog, load_catalog
 from .chrome import MANIFEST, fill_pages, read_manifest, read_shells
-from .extract import Cache, Extracted, Tools, extract, frozen_heap
+from .extract import Cache, Extracted, Tools, extract
 from .generate import generate
 from .index import build_index, token_memo
 from .intake import MetadataMemo, scan
@@ -108,36 +108,19 @@ def build_site(project: Project) -> Outcome:
     return outcome
 
 
-def _die_with_parent() -> None:
-    """Linux: end this child if the build that started it is killed, instead of running on."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def _index_job(records: list[Record], extracted: dict[str, Extracted], catalog: Catalog, out: Path, memo_file: Path) -> None:
-    _die_with_parent()
     memo = token_memo(memo_file)
     sizes = build_index(records, extracted, catalog, out, memo)
     memo.save()
     (out / "sizes.json").write_text(json.dumps(sizes), encoding="utf-8")
 
 
-def _start_index(records: list[Record], extracted: dict[str, Extracted], catalog: Catalog, out: Path, memo_file: Path) -> multiprocessing.Process:
-    # fork: the child starts with the records in memory instead of receiving them pickled.
-    process = multiprocessing.get_context("fork").Process(target=_index_job, args=(records, extracted, catalog, out, memo_file), daemon=True)
-    with frozen_heap():
-        process.start()
-    return process
+def _start_index(records: list[Record], extracted: dict[str, Extracted], catalog: Catalog, out: Path, memo_file: Path) -> BaseProcess:
+    return forks.start(_index_job, records, extracted, catalog, out, memo_file)
 
 
-def _finish_index(process: multiprocessing.Process, built: Path, target: Path) -> dict[str, int]:
-    process.join()
-    if process.exitcode != 0:
-        raise RuntimeError(f"搜索索引生成失败（退出码 {process.exitcode}）")
+def _finish_index(process: BaseProcess, built: Path, target: Path) -> dict[str, int]:
+    forks.finish(process, "搜索索引生成")
     sizes: dict[str, int] = json.loads((built / "sizes.json").read_text(encoding="utf-8"))
     target.mkdir(parents=True, exist_ok=True)
     for part in (built / "search").iterdir():  # beside the search page MkDocs wrote there
