@@ -201,46 +201,45 @@ def wipe(school: Path) -> None:
 
 
 def bench_size(repo: Path, size: int, work: Path, reference: bool, search: bool, repeats: int = 3) -> SizeResult:
+    """Our builds and plain Material's take turns, so a slow spell of the machine hits both."""
     school = work / f"school-{size}"
     make_school(repo, school)
     catalog = load_catalog(school / "catalog")
     print(f"[{size}] 生成 {size} 份模拟成果……", flush=True)
     write_corpus(school / "resources", catalog, CorpusSpec(size=size, docx_every=10, pdf_every=25, video_every=20))
     env = {**os.environ, "PYTHONPATH": str(school / "scripts")}
-    command = [sys.executable, "-m", "portal", "--root", str(school), "site"]
-    print(f"[{size}] 冷启动构建（无缓存，{repeats} 次取中位数）……", flush=True)
-    colds = []
+    ours = [sys.executable, "-m", "portal", "--root", str(school), "site"]
+    plain = work / f"material-{size}"
+    material = [sys.executable, "-m", "mkdocs", "build", "-q", "-f", str(plain / "mkdocs.yml")]
+    if reference:
+        material_project(school, plain)  # every resource a Markdown page with its text
+
+    print(f"[{size}] 冷启动构建（无缓存）{'，与原版 Material 轮流' if reference else ''}，{repeats} 次取中位数……", flush=True)
+    colds, material_colds = [], []
     for _ in range(repeats):
         wipe(school)
-        colds.append(run_measured(command, school, env))
-    cold = median_run(colds)
-    second = run_measured(command, school, env)
-    print(f"[{size}] 新增一份后重新构建（{repeats} 次，每次新增一份）……", flush=True)
-    rebuilds = []
+        colds.append(run_measured(ours, school, env))
+        if reference:
+            shutil.rmtree(plain / "site", ignore_errors=True)
+            material_colds.append(run_measured(material, plain))
+    second = run_measured(ours, school, env)
+
+    print(f"[{size}] 新增一份后重新构建，{repeats} 次（每次新增一份）……", flush=True)
+    rebuilds, material_rebuilds = [], []
     for number in range(1, repeats + 1):
         one_more(school / "resources", number)
-        rebuilds.append(run_measured(command, school, env))
-    rebuild = median_run(rebuilds)
+        rebuilds.append(run_measured(ours, school, env))
+        if reference:
+            (plain / "docs" / "r" / f"bench-new-{number}.md").write_text(f"# 新提交的一份成果（{number}）\n\n课后反思。\n", encoding="utf-8")
+            material_rebuilds.append(run_measured(material, plain))
+
     median, largest, total, index = site_figures(school / "site")
-    result = SizeResult(size, cold, second, rebuild, median, largest, total, index)
+    result = SizeResult(size, median_run(colds), second, median_run(rebuilds), median, largest, total, index)
+    if reference:
+        result.material_cold, result.material_rebuild = median_run(material_colds), median_run(material_rebuilds)
     if search:
         print(f"[{size}] 浏览器中测量搜索……", flush=True)
         result.search = measure_search(school / "site", QUERIES)
-    if reference:
-        print(f"[{size}] 同一语料用原版 Material 构建（对照）……", flush=True)
-        plain = work / f"material-{size}"
-        material_project(school, plain)
-        mkdocs = [sys.executable, "-m", "mkdocs", "build", "-q", "-f", str(plain / "mkdocs.yml")]
-        colds = []
-        for _ in range(repeats):
-            shutil.rmtree(plain / "site", ignore_errors=True)
-            colds.append(run_measured(mkdocs, plain))
-        result.material_cold = median_run(colds)
-        rebuilds = []
-        for number in range(1, repeats + 1):
-            (plain / "docs" / "r" / f"bench-new-{number}.md").write_text(f"# 新提交的一份成果（{number}）\n\n课后反思。\n", encoding="utf-8")
-            rebuilds.append(run_measured(mkdocs, plain))
-        result.material_rebuild = median_run(rebuilds)
     return result
 
 
