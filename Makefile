@@ -8,6 +8,7 @@ PORT ?= 8000
 HOST ?= 0.0.0.0
 
 BENCH_SIZES ?= 1000,10000
+BENCH_REPEATS ?= 3
 
 .PHONY: serve test bench site check showcase showcase-zip briefing-pdf register-template setup setup-test clean
 
@@ -47,7 +48,7 @@ test: setup-test
 
 ## 性能测试：生成 1,000 与 10,000 份模拟成果，测量构建、内存、页面大小和浏览器中的搜索，并与原版 Material 对照
 bench: setup-test
-	$(RUN) bench --sizes $(BENCH_SIZES)
+	$(RUN) bench --sizes $(BENCH_SIZES) --repeats $(BENCH_REPEATS)
 
 setup: $(VENV)/.runtime-installed
 
