@@ -112,23 +112,26 @@ def prune(slot: Path, wanted: set[str]) -> int:
     withdrawn submission's page and files); `wanted` lists the paths to keep, relative to the slot.
     Theme assets, the search folder (replaced whole) and MkDocs' own files stay."""
     removed = 0
-    folders: list[str] = []
+    emptied: list[str] = []  # folders that lost a file or had none, deepest last
     for folder, subfolders, files in os.walk(slot):
         relative = os.path.relpath(folder, slot).replace(os.sep, "/")
         prefix = "" if relative == "." else relative + "/"
         if not prefix:  # the theme's assets and the search index are not ours to prune
             subfolders[:] = [d for d in subfolders if f"{d}/" not in KEEP]
-        folders.extend(prefix + d for d in subfolders)
-        for name in files:
-            path = prefix + name
-            if not path.startswith(KEEP) and path not in wanted:
-                os.unlink(os.path.join(slot, path))
-                removed += 1
-    for folder in reversed(folders):  # deepest first: a folder emptied above goes too
-        try:
-            os.rmdir(slot / folder)
-        except OSError:  # not empty
-            pass
+        unwanted = [name for name in files if not (prefix + name).startswith(KEEP) and prefix + name not in wanted]
+        for name in unwanted:
+            os.unlink(os.path.join(folder, name))
+        removed += len(unwanted)
+        if prefix and (unwanted or not files):
+            emptied.append(relative)
+    for relative in reversed(emptied):  # deepest first; then its parents, which may be empty now
+        parts = relative.split("/")
+        while parts:
+            try:
+                os.rmdir(slot.joinpath(*parts))
+            except OSError:  # not empty: neither are its parents
+                break
+            parts.pop()
     return removed
 
 

@@ -13,6 +13,7 @@ from, so a page whose key and shell did not change is neither rendered nor writt
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -70,12 +71,11 @@ def shape_of(path: str, nav: frozenset[str]) -> Shape | None:
     the theme's files) and the folders it shares with the frame's links (MkDocs writes the link
     from subjects/数学/ to the 按学科 tab as "../", from r/x/ as "../../subjects/"). None for a page
     that must be rendered by MkDocs itself: one the frame links to, or an ancestor of one."""
+    if path in nav or path in FRAME_LINKS:
+        return None
     segments = directory_url(path).strip("/").split("/")
     shared = 0
-    for item in nav | FRAME_LINKS:
-        if item == path:
-            return None
-        other = directory_url(item).strip("/").split("/")
+    for other in _link_segments(nav):
         common = 0
         while common < min(len(segments), len(other)) and segments[common] == other[common]:
             common += 1
@@ -83,6 +83,11 @@ def shape_of(path: str, nav: frozenset[str]) -> Shape | None:
     if shared >= len(segments):
         return None
     return "/".join(segments[:shared]), len(segments)
+
+
+@functools.cache
+def _link_segments(nav: frozenset[str]) -> list[list[str]]:
+    return [directory_url(item).strip("/").split("/") for item in sorted(nav | FRAME_LINKS)]
 
 
 def shell_path(shape: Shape) -> str:

@@ -76,6 +76,7 @@ class Cache:
     _db: sqlite3.Connection | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _made: dict[tuple[str, str, str], tuple[bool, str]] = field(default_factory=dict)  # not yet stored
+    _rows: dict[str, dict[str, tuple[bool, str]]] = field(default_factory=dict)  # kind -> digest -> stored row
 
     # -- digests --
     def _memo_path(self) -> Path:
@@ -132,12 +133,15 @@ class Cache:
         return self._db
 
     def _stored(self, kind: str, digest: str) -> tuple[bool, str] | None:
+        """A build asks for nearly every stored artefact of a kind: one query reads them all."""
         key = (kind, VERSIONS[kind], digest)
         with self._lock:
             if key in self._made:
                 return self._made[key]
-            row = self._connection().execute("SELECT ok, value FROM artefacts WHERE kind = ? AND version = ? AND digest = ?", key).fetchone()
-        return (bool(row[0]), str(row[1])) if row else None
+            if kind not in self._rows:
+                rows = self._connection().execute("SELECT digest, ok, value FROM artefacts WHERE kind = ? AND version = ?", key[:2])
+                self._rows[kind] = {row[0]: (bool(row[1]), str(row[2])) for row in rows}
+            return self._rows[kind].get(digest)
 
     def has(self, kind: str, digest: str) -> bool:
         return self._stored(kind, digest) is not None
