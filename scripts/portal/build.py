@@ -53,27 +53,28 @@ class _DirtyNotice(logging.Filter):
 # -- double-buffered campus site -----------------------------------------------------------------
 # `site` is a link to one of two slots, .build/sites/a and .build/sites/b. A build renders into
 # the slot that is not live and then switches the link in one atomic step, so visitors always see
-# a whole site. The slot not live holds the site of two builds ago: MkDocs renders only the pages
-# whose Markdown is newer than their HTML there (each page file is rewritten only when its text
-# changes), so after one new submission only the pages that list or relate to it are rendered.
-# When the theme changed (mkdocs.yml, overrides/, templates, hooks, versions), or a build into
-# the slot did not finish, the slot is cleared and rendered whole.
+# a whole site. The slot not live holds the site of two builds ago: MkDocs renders only its pages
+# whose Markdown is newer than their HTML there (each Markdown file is rewritten only when its
+# text changes), and the pages put into shells are written only when their key differs from the
+# slot's manifest (chrome.py), so after one new submission only the pages that list or relate to
+# it are rendered. When the theme changed (mkdocs.yml, overrides/, templates, hooks, versions),
+# or a build into the slot did not finish, the slot is cleared and rendered whole.
 
 SLOTS = ("a", "b")
 STAMP = ".portal-build.json"
 
 
 def theme_fingerprint(root: Path, config_file: Path) -> str:
+    """Everything that shapes every page besides its own inputs: settings, the theme and its
+    overrides, our templates, and our code (an upgrade of the portal renders slots afresh)."""
     from importlib.metadata import version
 
-    from . import __version__
-
     digest = hashlib.sha256(config_file.read_bytes())
-    for folder in (root / "overrides", Path(__file__).parent / "templates"):
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    package = Path(__file__).parent
+    for folder, pattern in ((root / "overrides", "*"), (package / "templates", "*"), (package, "*.py")):
+        for path in sorted(p for p in folder.rglob(pattern) if p.is_file()):
             digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
-    digest.update(Path(__file__).with_name("mkdocs_hooks.py").read_bytes())
-    digest.update(f"{version('mkdocs')} {version('mkdocs-material')} {__version__}".encode())
+    digest.update(f"{version('mkdocs')} {version('mkdocs-material')} {version('pygal')}".encode())
     return digest.hexdigest()
 
 
