@@ -238,3 +238,20 @@ def test_pages_put_into_shells_are_byte_identical_to_pages_mkdocs_renders(built,
     sample = (tmp_path / "shells" / f"r/{T1}-钟表/index.html").read_text(encoding="utf-8")
     assert f'<link rel="canonical" href="https://school.example/资源/r/{quote(T1)}-' in sample
     assert "PortalShell" not in sample and not list((tmp_path / "shells").rglob("_portal-shell"))
+
+
+def test_a_changed_theme_reaches_every_page_of_both_slots(tmp_path: Path) -> None:
+    """Pages in shells carry the theme's frame: after an edit to overrides/, no slot may keep
+    pages in the old frame, however unchanged their content."""
+    project = make_project(tmp_path / "school")
+    for n in range(3):
+        write_meta(project.resources / T1 / f"s{n}", {**BASE, "title": f"成果{n}"})
+    pipeline.build_site(project)
+    pipeline.build_site(project)  # both slots full
+    header = project.root / "overrides" / "partials" / "header.html"
+    header.write_text(header.read_text(encoding="utf-8").replace("</header>", "<span>校园网专用</span></header>", 1), encoding="utf-8")
+    for _ in range(2):  # into each slot in turn
+        outcome = pipeline.build_site(project)
+        assert outcome.pages_reused == 0
+        pages = list((project.site / "r").glob("*/index.html")) + list((project.site / "subjects").rglob("index.html"))
+        assert len(pages) >= 4 and all("校园网专用" in p.read_text(encoding="utf-8") for p in pages)
