@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import quote
 
@@ -203,7 +204,7 @@ def test_pages_put_into_shells_are_byte_identical_to_pages_mkdocs_renders(built,
     from portal import chrome
     from portal.build import mkdocs_site
     from portal.catalog import load_catalog
-    from portal.chrome import fill_pages, read_shells
+    from portal.chrome import fill_pages, read_shells, write_sitemap
     from portal.extract import Cache, extract
     from portal.generate import generate
     from portal.intake import scan
@@ -237,7 +238,14 @@ def test_pages_put_into_shells_are_byte_identical_to_pages_mkdocs_renders(built,
         assert shell_made == (tmp_path / "whole" / generated.output).read_text(encoding="utf-8"), generated.path
     sample = (tmp_path / "shells" / f"r/{T1}-钟表/index.html").read_text(encoding="utf-8")
     assert f'<link rel="canonical" href="https://school.example/资源/r/{quote(T1)}-' in sample
-    assert "PortalShell" not in sample and not list((tmp_path / "shells").rglob("_portal-shell"))
+    assert "PortalShell" not in sample and not list((tmp_path / "shells").rglob("_portal~shell"))
+    # The sitemap lists the same pages as MkDocs' own would, and no shell.
+    write_sitemap(tmp_path / "shells", made.pages, settings.site_url)
+
+    def sitemap(site: Path) -> set[str]:
+        return {loc.text or "" for loc in ET.parse(site / "sitemap.xml").getroot().iter("{http://www.sitemaps.org/schemas/sitemap/0.9}loc")}
+
+    assert sitemap(tmp_path / "shells") == sitemap(tmp_path / "whole") and len(sitemap(tmp_path / "whole")) > 80
 
 
 def test_a_changed_theme_reaches_every_page_of_both_slots(tmp_path: Path) -> None:

@@ -265,3 +265,44 @@ def test_any_front_matter_becomes_a_record_or_a_refusal(tmp_path: Path, text: st
     record, problems = read_markdown(path, T, "fuzz", CATALOG)
     assert (record is None) == any(p.refused for p in problems)
     assert all(p.reason for p in problems)
+
+
+# -- a teacher's file that breaks a parser -------------------------------------------------------
+
+
+def test_a_body_markdown_cannot_lay_out_is_shown_as_text_and_the_build_goes_on(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "school")
+    write_markdown(project.resources / T / "深.md", {**BASE, "title": "嵌套列表"}, "- " * 3000 + "x <script>alert(1)</script>")
+    write_markdown(project.resources / T / "好.md", {**BASE, "title": "正常的反思"}, "正文")
+    outcome = pipeline.build_site(project)
+    warning = next(p for p in outcome.problems if p.path == f"{T}/深.md")
+    assert warning.field == "正文" and "纯文本" in warning.reason and not warning.refused
+    page = (project.site / "r" / f"{T}-深" / "index.html").read_text(encoding="utf-8")
+    assert '<pre class="portal-plain">- - - ' in page and "&lt;script&gt;" in page and "<script>alert" not in page
+    again = pipeline.build_site(project)  # remembered as failed: the same warning, nothing parsed
+    assert any(p.path == f"{T}/深.md" and p.field == "正文" for p in again.problems)
+
+
+def exit_on_bad(name: str) -> str:
+    """A parser that dies with its process on one input, as a zip bomb would (out of memory)."""
+    if name == "bad":
+        os._exit(1)
+    return name.upper()
+
+
+def test_a_file_that_kills_its_parser_spoils_no_other_file() -> None:
+    from portal.documents import DocumentError
+    from portal.extract import Parsers
+
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core: files are parsed in the build's own process")
+    parsers = Parsers(jobs=100)
+    try:
+        assert parsers.pool is not None
+        assert parsers.run(exit_on_bad, "good") == "GOOD"
+        with pytest.raises(DocumentError, match="异常退出"):
+            parsers.run(exit_on_bad, "bad")
+        assert parsers.run(exit_on_bad, "after") == "AFTER"  # read alone, in a fresh process
+        assert parsers.map(exit_on_bad, ["x", "y"]) == ["X", "Y"]
+    finally:
+        parsers.close()

@@ -211,3 +211,22 @@ def test_remembered_tokens_give_the_same_index_and_are_not_cut_again(search_site
     fresh = {p.relative_to(tmp_path / "fresh"): p.read_bytes() for p in (tmp_path / "fresh").rglob("*") if p.is_file()}
     again = {p.relative_to(tmp_path / "again"): p.read_bytes() for p in (tmp_path / "again").rglob("*") if p.is_file()}
     assert len(fresh) > 50 and fresh == again
+
+
+def test_results_that_fail_to_load_say_so_and_load_on_the_next_search(search_page) -> None:
+    """A result file missing for a moment (the site was just rebuilt) must not leave the page
+    stuck: the search finishes, says so, and the next search fetches the file again."""
+    page, _ = search_page
+    page.route("**/search/docs/*.json", lambda route: route.fulfill(status=404, body="gone"))
+    box = page.locator(".portal-search__form input[name=q]")
+    box.fill("钟表")
+    box.press("Enter")
+    page.wait_for_selector("[data-portal-search][data-ready]")
+    assert "没能加载" in page.locator(".portal-results").inner_text()
+    assert page.locator(".portal-result").count() == 0
+    page.unroute("**/search/docs/*.json")
+    box.fill("钟表 ")
+    box.press("Enter")
+    page.wait_for_selector(".portal-result")
+    page.wait_for_selector("[data-portal-search][data-ready]")
+    assert page.locator(".portal-result").count() > 0 and "没能加载" not in page.locator(".portal-results").inner_text()

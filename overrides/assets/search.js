@@ -250,15 +250,26 @@
     });
   }
 
-  function drawMore(list) {
+  function loadEntry(doc) {
+    var file = Math.floor(doc / facets.docs_per_file);
+    if (!docCache[file]) {
+      docCache[file] = fetch(BASE + "search/docs/" + file + ".json").then(function (r) {
+        if (!r.ok) throw new Error("search/docs/" + file + ".json " + r.status);
+        return r.json();
+      }).catch(function (error) { delete docCache[file]; throw error; }); // try again next time
+    }
+    return docCache[file].then(function (entries) { return entries[doc % facets.docs_per_file]; },
+                               function () { return null; });
+  }
+
+  function drawMore(list, ticket) {
     var batch = current.slice(shown, shown + PAGE);
     shown += batch.length;
-    return Promise.all(batch.map(function (doc) {
-      var file = Math.floor(doc / facets.docs_per_file);
-      if (!docCache[file]) docCache[file] = fetch(BASE + "search/docs/" + file + ".json").then(function (r) { return r.json(); });
-      return docCache[file].then(function (entries) { return entries[doc % facets.docs_per_file]; });
-    })).then(function (docs) {
+    return Promise.all(batch.map(loadEntry)).then(function (docs) {
+      if (ticket !== running) return; // a newer search has replaced these results
+      if (docs.indexOf(null) >= 0) list.appendChild(el("li", "portal-empty", "有些结果没能加载（网站可能刚刚更新），请刷新页面再试。"));
       docs.forEach(function (d) {
+        if (!d) return;
         var item = el("li", "portal-card portal-result");
         var link = el("a", "portal-card__title");
         link.href = BASE + d.u;
@@ -275,7 +286,7 @@
     });
   }
 
-  function drawResults(state) {
+  function drawResults(state, ticket) {
     var area = root.querySelector(".portal-results");
     area.textContent = "";
     var anyFilter = FACETS.some(function (f) { return state.filters[f[0]].length; });
@@ -291,9 +302,9 @@
     var more = el("button", "md-button portal-search__more", "显示更多");
     more.type = "button";
     more.addEventListener("click", function () {
-      drawMore(list).then(function () { if (shown >= current.length) more.remove(); });
+      drawMore(list, ticket).then(function () { if (shown >= current.length) more.remove(); });
     });
-    return drawMore(list).then(function () { if (shown < current.length) area.appendChild(more); });
+    return drawMore(list, ticket).then(function () { if (ticket === running && shown < current.length) area.appendChild(more); });
   }
 
   var running = 0;
@@ -312,7 +323,7 @@
       if (ticket !== running) return;
       current = rank(found.candidates, found.tiers, state.filters);
       drawFacets(state, counts(found.candidates, state.filters));
-      return drawResults(state);
+      return drawResults(state, ticket);
     }).then(function () {
       if (ticket === running) root.setAttribute("data-ready", "true");
     });

@@ -43,7 +43,7 @@ class Charts:
         if name not in self._drawn:
             s = self._stats
             shown = (name, s.term, s.by_group, s.grid, s.by_env, s.by_dim, s.by_point, [(g.group, g.participating) for g in s.group_participation], s.by_type)
-            key = hashlib.sha1(repr((shown, charts_version())).encode()).hexdigest()
+            key = hashlib.sha1(repr((shown, self._catalog, charts_version())).encode()).hexdigest()
             path = self._cache / f"{key}.html" if self._cache else None
             if path is not None and path.exists():
                 self._drawn[name] = Markup(path.read_text(encoding="utf-8"))
@@ -99,8 +99,10 @@ class Briefing:
 
 
 def charts_version() -> str:
-    """Changes with the drawing code, so cached charts are redrawn after an upgrade."""
-    return hashlib.sha1(Path(__file__).with_name("charts.py").read_bytes()).hexdigest()
+    """Changes with the drawing code and library, so cached charts are redrawn after an upgrade."""
+    from importlib.metadata import version
+
+    return hashlib.sha1(Path(__file__).with_name("charts.py").read_bytes() + version("pygal").encode()).hexdigest()
 
 
 def _as_date(value: Any) -> dt.date | None:

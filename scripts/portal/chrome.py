@@ -13,11 +13,14 @@ from, so a page whose key and shell did not change is neither rendered nor writt
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import gzip
 import hashlib
 import json
 import os
 import shutil
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +30,9 @@ from markupsafe import escape
 
 from . import forks
 
-SHELLS = "_portal-shell"  # the shells' folder name; removed from the built site
+# The shells' folder name, removed from the built site. "~" is kept by no slug, id or code, so no
+# group, subject or submission can be given this folder.
+SHELLS = "_portal~shell"
 TITLE = "PortalShellTitle"  # letters only: no filter or escaping changes it
 BODY = "<h1>PortalShellBody</h1>"  # an h1, as every generated body has: Material then adds none
 MANIFEST = ".portal-pages.json"
@@ -193,3 +198,29 @@ def fill_pages(site: Path, pages: list[HtmlPage], shells: dict[Shape, Shell]) ->
         forks.finish(process, "写入页面")
     (site / MANIFEST).write_text(json.dumps(keys, ensure_ascii=False), encoding="utf-8")
     return Filled([page.path for page in stale], len(pages) - len(stale), keys)
+
+
+SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+
+
+def write_sitemap(site: Path, pages: list[HtmlPage], site_url: str | None) -> None:
+    """MkDocs lists the pages it rendered, shells included, in sitemap.xml: list the generated
+    pages instead of the shells, the way MkDocs would (only with `site_url`, dated today)."""
+    path = site / "sitemap.xml"
+    if not path.exists():
+        return
+    ET.register_namespace("", SITEMAP[1:-1])
+    tree = ET.parse(path)
+    root = tree.getroot()
+    for entry in list(root):
+        if SHELLS in (entry.findtext(f"{SITEMAP}loc") or ""):
+            root.remove(entry)
+    if site_url:
+        base = site_url.rstrip("/") + "/"
+        today = dt.date.today().isoformat()
+        for page in pages:
+            entry = ET.SubElement(root, f"{SITEMAP}url")
+            ET.SubElement(entry, f"{SITEMAP}loc").text = base + quote(page.url)
+            ET.SubElement(entry, f"{SITEMAP}lastmod").text = today
+    tree.write(path, encoding="UTF-8", xml_declaration=True)
+    (site / "sitemap.xml.gz").write_bytes(gzip.compress(path.read_bytes(), mtime=0))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import html
 import json
 import multiprocessing
 import os
@@ -25,9 +26,11 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import quote, urlsplit
 
 import markdown
@@ -42,6 +45,7 @@ from .model import Attachment, Problem, Record
 # Bump a kind's version when its output changes, so artefacts made by older code are not reused.
 VERSIONS = {"body": "1", "text": "3", "preview": "1", "modern": "1", "probe": "2", "playable": "1", "poster": "2", "captions": "1"}
 _CHUNK = 1 << 20
+T = TypeVar("T")
 
 
 def file_digest(path: Path) -> str:
@@ -146,10 +150,10 @@ class Cache:
     def has(self, kind: str, digest: str) -> bool:
         return self._stored(kind, digest) is not None
 
-    def put(self, kind: str, digest: str, value: str) -> None:
-        """Store a small artefact made elsewhere (in a worker process)."""
+    def put(self, kind: str, digest: str, value: str, ok: bool = True) -> None:
+        """Store a small artefact made elsewhere (in a worker process), or why it failed."""
         with self._lock:
-            self._made[(kind, VERSIONS[kind], digest)] = (True, value)
+            self._made[(kind, VERSIONS[kind], digest)] = (ok, value)
 
     def text(self, kind: str, digest: str, make: Callable[[], str]) -> str:
         """The small artefact for (kind, digest), made by `make()` if missing. A failure is kept
@@ -205,10 +209,15 @@ class Cache:
 class Parsers:
     """Where pure-Python parsing runs. python-docx, python-pptx and Markdown hold the GIL, so on a
     build with much new to read they run in worker processes, one per core; the pool is forked
-    from the main thread before any other thread starts. A build with little new starts none."""
+    from the main thread before any other thread starts. A build with little new starts none.
+
+    A file that kills its worker (a zip bomb exhausting memory) breaks the whole pool, and every
+    file waiting in it would fail with it. Then each remaining file is read alone in a fresh
+    process: the others are read as usual, and only the culprit is recorded as unreadable."""
 
     def __init__(self, jobs: int):
         self.pool: ProcessPoolExecutor | None = None
+        self.broken = False
         workers = min(os.cpu_count() or 1, 8)
         if jobs >= PARALLEL_FROM and workers > 1:
             self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
@@ -216,16 +225,34 @@ class Parsers:
                 self.pool.submit(int).result()  # fork the workers now, from this thread
 
     def run(self, function: Callable[..., str], *args: object) -> str:
-        return self.pool.submit(function, *args).result() if self.pool else function(*args)
+        if self.pool is not None and not self.broken:
+            try:
+                return self.pool.submit(function, *args).result()
+            except BrokenProcessPool:
+                self.broken = True
+        return _alone(function, *args) if self.broken else function(*args)
 
-    def map(self, function: Callable[..., str], *columns: Iterable[object]) -> list[str]:
-        if self.pool is None:
-            return list(map(function, *columns))
-        return list(self.pool.map(function, *columns, chunksize=64))
+    def map(self, function: Callable[..., T], *columns: Iterable[object]) -> list[T]:
+        if self.pool is not None and not self.broken:
+            try:
+                return list(self.pool.map(function, *columns, chunksize=64))
+            except BrokenProcessPool:
+                self.broken = True
+        return list(map(function, *columns))
 
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown()
+
+
+def _alone(function: Callable[..., str], *args: object) -> str:
+    """Run one parse in a process of its own. A forkserver's children are forked from a clean
+    process, so this is safe from the conversion threads, unlike forking this one."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("forkserver")) as alone:
+        try:
+            return alone.submit(function, *args).result()
+        except BrokenProcessPool as error:
+            raise documents.DocumentError("读取时解析程序异常退出（文件可能已损坏或过大）") from error
 
 
 PARALLEL_FROM = 16  # fewer new files than this are read in the build's own process
@@ -451,13 +478,38 @@ def _body_source(record: Record) -> tuple[str, str, list[str]]:
     return hashlib.sha256("\0".join([text, *names]).encode("utf-8")).hexdigest(), text, names
 
 
-def _render_bodies(sources: list[tuple[str, str, list[str]]], cache: Cache, parsers: Parsers) -> dict[str, str]:
+def safe_markdown_html(text: str, names: list[str]) -> tuple[bool, str]:
+    """(True, HTML), or (False, reason) when Markdown cannot lay the body out (a list nested
+    thousands deep exhausts its recursion): one teacher's text must not stop the build."""
+    try:
+        return True, markdown_html(text, names)
+    except Exception as error:  # RecursionError and whatever else a parser may raise
+        return False, f"正文无法按 Markdown 排版（{type(error).__name__}），已按纯文本显示"
+
+
+def _render_bodies(sources: list[tuple[str, str, list[str]]], cache: Cache, parsers: Parsers) -> dict[str, tuple[bool, str]]:
     """Render the bodies the cache does not have yet, side by side when there are many."""
     missing = list({key: (key, text, names) for key, text, names in sources if not cache.has("body", key)}.values())
-    rendered = parsers.map(markdown_html, [text for _, text, _ in missing], [names for _, _, names in missing])
-    for (key, _, _), html in zip(missing, rendered):
-        cache.put("body", key, html)
-    return {key: html for (key, _, _), html in zip(missing, rendered)}
+    rendered = parsers.map(safe_markdown_html, [text for _, text, _ in missing], [names for _, _, names in missing])
+    for (key, _, _), (ok, value) in zip(missing, rendered):
+        cache.put("body", key, value, ok)
+    return {key: made for (key, _, _), made in zip(missing, rendered)}
+
+
+def _body(record: Record, source: tuple[str, str, list[str]], fresh: dict[str, tuple[bool, str]], cache: Cache, problems: list[Problem]) -> str:
+    key, text, names = source
+    if key in fresh:
+        cache.misses += 1
+        ok, value = fresh[key]
+    else:
+        try:
+            ok, value = True, cache.text("body", key, partial(markdown_html, text, names))
+        except ArtefactError as error:
+            ok, value = False, str(error)
+    if ok:
+        return value
+    problems.append(Problem(record.source_label, "正文", value, refused=False))
+    return f'<pre class="portal-plain">{html.escape(text)}</pre>'
 
 
 # -- the stage -----------------------------------------------------------------------------------
@@ -494,12 +546,9 @@ def extract(records: list[Record], cache: Cache, catalog: Catalog, tools: Tools 
     parsers = Parsers(new)
     try:
         fresh = _render_bodies(list(bodies.values()), cache, parsers)
-        for record_id, (key, text, names) in bodies.items():
-            if key in fresh:
-                cache.misses += 1
-                results[record_id].body_html = fresh[key]
-            else:
-                results[record_id].body_html = cache.text("body", key, partial(markdown_html, text, names))
+        for record in records:
+            if record.id in bodies:
+                results[record.id].body_html = _body(record, bodies[record.id], fresh, cache, problems)
         found: dict[tuple[str, int], tuple[FileView, list[Problem]]] = {}
         # Threads mostly wait (on ffmpeg, LibreOffice, the parser processes): two per core keep the cores busy.
         with ThreadPoolExecutor(max_workers=workers or 2 * (os.cpu_count() or 1)) as pool:

@@ -297,7 +297,8 @@ def generate(
         page = f"r/{record.id}"
         related = [] if record.school else site.related(record)
         # Everything this page is made of: when none of it changed, the page is not rendered again.
-        key = _key(templates, showcase, base, record, extracted.get(record.id), [_card(r) for r in related])
+        links = [site.value_path(section.folder, value) for section in site.sections for value in section.values(record)]
+        key = _key(templates, showcase, base, record, extracted.get(record.id), [_card(r) for r in related], links)
         render = partial(
             resource.render,
             r=record,

@@ -15,7 +15,7 @@ from pathlib import Path
 from . import forks
 from .build import add_attachments, close_slot, expected_files, mkdocs_site, next_slot, open_slot, prune, publish, switch, theme_fingerprint
 from .catalog import Catalog, load_catalog
-from .chrome import MANIFEST, fill_pages, read_manifest, read_shells
+from .chrome import MANIFEST, fill_pages, read_manifest, read_shells, write_sitemap
 from .extract import Cache, Extracted, Tools, extract
 from .generate import generate
 from .index import build_index, token_memo
@@ -96,6 +96,7 @@ def build_site(project: Project) -> Outcome:
         mkdocs_site(project.config_file, project.docs, slot, dirty=incremental)
     with outcome.timed("pages"):
         filled = fill_pages(slot, made.pages, read_shells(slot, made.shells))
+        write_sitemap(slot, made.pages, settings.site_url)
         live = read_manifest(project.site)  # the previous build's pages: what visitors see change
         outcome.pages_changed = made.writer.changed + sum(1 for path, key in filled.keys.items() if live.get(path) != key)
         outcome.pages_reused = filled.kept
@@ -170,6 +171,7 @@ def build_showcase(project: Project) -> Outcome:
         mkdocs_site(project.config_file, docs, staged, site_name=f"{settings.site_name} · 优秀案例", nav=SHOWCASE_NAV)
     with outcome.timed("pages"):
         fill_pages(staged, made.pages, read_shells(staged, made.shells))
+        write_sitemap(staged, made.pages, settings.site_url)
         (staged / MANIFEST).unlink()  # a fresh folder each time: nothing to compare with next time
         add_attachments(cases, extracted, staged)
     with outcome.timed("index"):
