@@ -306,3 +306,23 @@ def test_a_file_that_kills_its_parser_spoils_no_other_file() -> None:
         assert parsers.map(exit_on_bad, ["x", "y"]) == ["X", "Y"]
     finally:
         parsers.close()
+
+
+def sleep_then_answer(seconds: float) -> str:
+    time.sleep(seconds)
+    return "late"
+
+
+def test_a_crash_or_hang_reading_a_file_ends_its_own_process_not_the_build(tmp_path: Path) -> None:
+    from portal.forks import Isolated, isolated
+    from portal.video import MediaError, probe
+
+    with pytest.raises(Isolated, match="异常退出"):
+        isolated(exit_on_bad, "bad", timeout=60)
+    with pytest.raises(Isolated, match="超过"):
+        isolated(sleep_then_answer, 60, timeout=1)
+    assert isolated(exit_on_bad, "fine", timeout=60) == "FINE"
+    fake = tmp_path / "坏.mp4"
+    fake.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100)
+    with pytest.raises(MediaError):  # an ordinary failure comes back as itself
+        isolated(probe, fake, timeout=60)

@@ -15,6 +15,7 @@ for download, and the build never stops for it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import html
@@ -24,7 +25,7 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from tqdm import tqdm
 
 from . import documents, video
 from .catalog import Catalog
-from .forks import frozen_heap
+from .forks import Isolated, frozen_heap, isolated, warm_up
 from .model import Attachment, Problem, Record
 
 # Bump a kind's version when its output changes, so artefacts made by older code are not reused.
@@ -81,18 +82,29 @@ class Cache:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _made: dict[tuple[str, str, str], tuple[bool, str]] = field(default_factory=dict)  # not yet stored
     _rows: dict[str, dict[str, tuple[bool, str]]] = field(default_factory=dict)  # kind -> digest -> stored row
+    _locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)  # artefacts being made
 
     # -- digests --
     def _memo_path(self) -> Path:
         return self.root / "digests.json"
 
-    def digest(self, path: Path) -> str:
+    def known_digest(self, path: Path) -> str | None:
+        """The file's hash if it is remembered for its current size, mtime and inode (no reading)."""
+        self.digest_memo()
+        stat = path.stat()
+        known = self._digests.get(str(path.resolve()))
+        return str(known[3]) if known and known[:3] == [stat.st_size, stat.st_mtime_ns, stat.st_ino] else None
+
+    def digest_memo(self) -> None:
         if not self._digests_loaded:
             try:
                 self._digests = json.loads(self._memo_path().read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 self._digests = {}
             self._digests_loaded = True
+
+    def digest(self, path: Path) -> str:
+        self.digest_memo()
         stat = path.stat()
         key = str(path.resolve())
         stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
@@ -158,12 +170,16 @@ class Cache:
     def text(self, kind: str, digest: str, make: Callable[[], str]) -> str:
         """The small artefact for (kind, digest), made by `make()` if missing. A failure is kept
         too and raised as ArtefactError, this build and the next."""
+        with self._making(kind, digest):  # the same file twice in a build is read once
+            return self._text(kind, digest, make)
+
+    def _text(self, kind: str, digest: str, make: Callable[[], str]) -> str:
         found = self._stored(kind, digest)
         if found is None:
             self.misses += 1
             try:
                 found = (True, make())
-            except (documents.DocumentError, video.MediaError, ArtefactError) as error:
+            except (documents.DocumentError, video.MediaError, ArtefactError, Isolated) as error:
                 found = (False, str(error))
             except Exception as error:  # any parser failure on a teacher's file is a finding, not a crash
                 found = (False, f"无法读取（{type(error).__name__}）")
@@ -176,9 +192,21 @@ class Cache:
             raise ArtefactError(value)
         return value
 
+    @contextlib.contextmanager
+    def _making(self, kind: str, digest: str) -> Iterator[None]:
+        """Threads asking for the same artefact at once: the first makes it, the others wait."""
+        with self._lock:
+            lock = self._locks.setdefault((kind, digest), threading.Lock())
+        with lock:
+            yield
+
     # -- artefacts that are files --
     def artefact(self, kind: str, digest: str, suffix: str, make: Callable[[Path], None]) -> Path:
         """The cached file for (kind, digest), made by `make(target)` if missing."""
+        with self._making(kind, digest):
+            return self._artefact(kind, digest, suffix, make)
+
+    def _artefact(self, kind: str, digest: str, suffix: str, make: Callable[[Path], None]) -> Path:
         base = self.root / kind / VERSIONS[kind] / digest[:2] / digest
         done, failed = base.with_suffix(suffix), base.with_suffix(".error")
         if done.exists():
@@ -194,7 +222,7 @@ class Cache:
             make(partial)
             if not partial.exists():
                 raise ArtefactError("没有生成输出文件")
-        except (documents.DocumentError, video.MediaError, ArtefactError) as error:
+        except (documents.DocumentError, video.MediaError, ArtefactError, Isolated) as error:
             message = str(error)
         except Exception as error:  # any parser failure on a teacher's file is a finding, not a crash
             message = f"无法读取（{type(error).__name__}）"
@@ -261,6 +289,17 @@ PARALLEL_FROM = 16  # fewer new files than this are read in the build's own proc
 def read_text_json(suffix: str, path: Path) -> str:
     """A document's text as JSON (DocText), in whichever process runs it."""
     return documents.READERS[suffix](path).to_json()
+
+
+# PDFium and FFmpeg are C: a malformed file could crash or hang whatever process reads it, so
+# each PDF, video probe and poster is read in a process of its own (forks.isolated).
+MEDIA_TIMEOUT = 600.0
+
+
+def _read_text(parsers: Parsers, suffix: str, path: Path) -> str:
+    if suffix == ".pdf":
+        return isolated(read_text_json, suffix, path, timeout=MEDIA_TIMEOUT)
+    return parsers.run(read_text_json, suffix, path)
 
 
 # -- what a page shows for one file --------------------------------------------------------------
@@ -359,7 +398,7 @@ def _document_view(record: Record, attachment: Attachment, index: int, cache: Ca
             problems.append(_warn(record, attachment, f"无法转换旧格式文档：{error}；文件仍可下载"))
     if readable is not None:
         try:
-            text = cache.text("text", digest, lambda: parsers.run(read_text_json, *readable))
+            text = cache.text("text", digest, lambda: _read_text(parsers, *readable))
             view.text_html, view.text = documents.DocText.from_json(text)
             if not view.text.strip():
                 problems.append(_warn(record, attachment, "文档里没有可提取的文字（可能是扫描件或图片）"))
@@ -378,7 +417,7 @@ def _video_view(record: Record, attachment: Attachment, index: int, cache: Cache
     view = FileView()
     digest = cache.digest(attachment.source)
     try:
-        info = video.VideoInfo.from_json(cache.text("probe", digest, lambda: video.probe(attachment.source).to_json()))
+        info = video.VideoInfo.from_json(cache.text("probe", digest, lambda: isolated(video.probe, attachment.source, timeout=MEDIA_TIMEOUT).to_json()))
     except ArtefactError as error:
         problems.append(_warn(record, attachment, f"{error}；文件仍可下载"))
         return view
@@ -390,7 +429,7 @@ def _video_view(record: Record, attachment: Attachment, index: int, cache: Cache
         except ArtefactError as error:
             problems.append(_warn(record, attachment, f"{error}，浏览器可能无法播放；文件仍可下载"))
     try:
-        jpg = cache.artefact("poster", digest, ".jpg", lambda t: video.poster(attachment.source, t, info.duration))
+        jpg = cache.artefact("poster", digest, ".jpg", lambda t: isolated(video.poster, attachment.source, t, info.duration, timeout=MEDIA_TIMEOUT))
         view.poster = Published(jpg, f"{index}-poster.jpg")
     except ArtefactError as error:
         problems.append(_warn(record, attachment, error.args[0]))
@@ -532,6 +571,14 @@ def _needs_reading(attachment: Attachment, cache: Cache, tools: Tools) -> bool:
     return readable and 0 < attachment.size and not cache.has("text", cache.digest(attachment.source))
 
 
+def _needs_media_work(attachment: Attachment, cache: Cache) -> bool:
+    """A PDF or video not read before: work for the isolated readers (see MEDIA_TIMEOUT)."""
+    if attachment.suffix != ".pdf" and attachment.suffix not in video.VIDEO_SUFFIXES or attachment.size == 0:
+        return False
+    digest = cache.known_digest(attachment.source)
+    return digest is None or not cache.has("text" if attachment.suffix == ".pdf" else "probe", digest)
+
+
 def extract(records: list[Record], cache: Cache, catalog: Catalog, tools: Tools | None = None, workers: int | None = None) -> tuple[dict[str, Extracted], list[Problem]]:
     """Derive every page's extra content. Conversions run side by side in threads (they are
     ffmpeg and LibreOffice processes, or FFmpeg's libraries); pure-Python parsing in worker processes when there is
@@ -542,6 +589,8 @@ def extract(records: list[Record], cache: Cache, catalog: Catalog, tools: Tools 
     bodies = {r.id: _body_source(r) for r in records if r.body_markdown and r.body_markdown.strip()}
     jobs = [(record, index, attachment) for record in records for index, attachment in enumerate(record.attachments)]
     new = sum(1 for key, _, _ in bodies.values() if not cache.has("body", key)) + sum(1 for _, _, a in jobs if _needs_reading(a, cache, tools))
+    if any(_needs_media_work(a, cache) for _, _, a in jobs):
+        warm_up()
     cache.close()
     parsers = Parsers(new)
     try:

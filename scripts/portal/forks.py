@@ -1,19 +1,30 @@
-"""Forks: work done in a child process that starts with the parent's data already in memory.
+"""Forks: work done in child processes.
 
 A forked child receives records, extracted text and templates without pickling them. The heap is
 frozen while forking, so the child's garbage collector leaves inherited objects alone instead of
 touching each one (which would copy every page of the parent's memory). On Linux a child ends
 when the build that started it is killed, instead of running on.
+
+`isolated` runs one call on a teacher's file in a process of its own, for C libraries (FFmpeg,
+PDFium) where a malformed file could crash or hang the process that reads it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import multiprocessing
+import multiprocessing.context
+import pickle
 import signal
+import threading
 from collections.abc import Callable, Iterator
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 @contextlib.contextmanager
@@ -52,3 +63,65 @@ def finish(process: BaseProcess, what: str) -> None:
     process.join()
     if process.exitcode != 0:
         raise RuntimeError(f"{what}失败（退出码 {process.exitcode}）")
+
+
+class Isolated(Exception):
+    """Work run in a process of its own died or ran out of time; the message is for admins."""
+
+
+_PRELOAD = ["portal.extract", "portal.video", "portal.documents", "av", "pypdfium2"]  # what isolated calls use
+
+
+@functools.cache
+def _server() -> multiprocessing.context.BaseContext:
+    """A forkserver that has loaded the media libraries once: its children start in milliseconds
+    and are forked from a clean process, so this is safe from any thread."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(_PRELOAD)
+    return context
+
+
+def _answer(connection: Connection, function: Callable[..., object], args: tuple[object, ...]) -> None:
+    try:
+        result: tuple[bool, object] = (True, function(*args))
+    except Exception as error:  # sent back as it is, or as its name when it cannot travel
+        try:
+            pickle.dumps(error)
+            result = (False, error)
+        except Exception:
+            result = (False, RuntimeError(type(error).__name__))
+    connection.send(result)
+    connection.close()
+
+
+def isolated(function: Callable[..., T], *args: object, timeout: float) -> T:
+    """`function(*args)` in a child process, for code in C libraries reading teachers' files
+    (FFmpeg, PDFium): a crash there, or a hang, ends that child, not the build."""
+    context = _server()
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_answer, args=(sender, function, args), daemon=True)
+    process.start()
+    sender.close()
+    try:
+        if not receiver.poll(timeout):
+            raise Isolated(f"处理超过 {timeout:.0f} 秒仍未完成，已停止")
+        ok, value = receiver.recv()
+    except EOFError as error:
+        raise Isolated("处理时程序异常退出（文件可能已损坏）") from error
+    finally:
+        if process.is_alive():
+            process.kill()
+        process.join()
+        receiver.close()
+    if not ok:
+        raise value  # type: ignore[misc]
+    return value  # type: ignore[return-value]
+
+
+def warm_up() -> None:
+    """Start the forkserver in the background (it loads FFmpeg and PDFium once, a few tenths of
+    a second), so the first isolated call does not wait for it."""
+    from multiprocessing import forkserver
+
+    _server()
+    threading.Thread(target=forkserver.ensure_running, daemon=True).start()
