@@ -250,6 +250,12 @@ def read_pptx(path: Path) -> DocText:
 READERS: dict[str, Callable[[Path], DocText]] = {".docx": read_docx, ".pdf": read_pdf, ".pptx": read_pptx}
 
 
+def read_text_json(suffix: str, path: Path) -> str:
+    """A document's text as JSON (DocText), in whichever process runs it (a parser worker, or a
+    process of its own for PDFs)."""
+    return READERS[suffix](path).to_json()
+
+
 # -- LibreOffice ---------------------------------------------------------------------------------
 
 

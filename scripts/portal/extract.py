@@ -286,11 +286,6 @@ def _alone(function: Callable[..., str], *args: object) -> str:
 PARALLEL_FROM = 16  # fewer new files than this are read in the build's own process
 
 
-def read_text_json(suffix: str, path: Path) -> str:
-    """A document's text as JSON (DocText), in whichever process runs it."""
-    return documents.READERS[suffix](path).to_json()
-
-
 # PDFium and FFmpeg are C: a malformed file could crash or hang whatever process reads it, so
 # each PDF, video probe and poster is read in a process of its own (forks.isolated).
 MEDIA_TIMEOUT = 600.0
@@ -298,8 +293,8 @@ MEDIA_TIMEOUT = 600.0
 
 def _read_text(parsers: Parsers, suffix: str, path: Path) -> str:
     if suffix == ".pdf":
-        return isolated(read_text_json, suffix, path, timeout=MEDIA_TIMEOUT)
-    return parsers.run(read_text_json, suffix, path)
+        return isolated(documents.read_text_json, suffix, path, timeout=MEDIA_TIMEOUT)
+    return parsers.run(documents.read_text_json, suffix, path)
 
 
 # -- what a page shows for one file --------------------------------------------------------------

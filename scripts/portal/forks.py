@@ -69,7 +69,7 @@ class Isolated(Exception):
     """Work run in a process of its own died or ran out of time; the message is for admins."""
 
 
-_PRELOAD = ["portal.extract", "portal.video", "portal.documents", "av", "pypdfium2"]  # what isolated calls use
+_PRELOAD = ["portal.video", "portal.documents", "av", "pypdfium2"]  # what isolated calls use
 
 
 @functools.cache
