@@ -88,14 +88,7 @@ class Cache:
     def _memo_path(self) -> Path:
         return self.root / "digests.json"
 
-    def known_digest(self, path: Path) -> str | None:
-        """The file's hash if it is remembered for its current size, mtime and inode (no reading)."""
-        self.digest_memo()
-        stat = path.stat()
-        known = self._digests.get(str(path.resolve()))
-        return str(known[3]) if known and known[:3] == [stat.st_size, stat.st_mtime_ns, stat.st_ino] else None
-
-    def digest_memo(self) -> None:
+    def _load_digests(self) -> None:
         if not self._digests_loaded:
             try:
                 self._digests = json.loads(self._memo_path().read_text(encoding="utf-8"))
@@ -103,14 +96,22 @@ class Cache:
                 self._digests = {}
             self._digests_loaded = True
 
-    def digest(self, path: Path) -> str:
-        self.digest_memo()
+    def _stamp(self, path: Path) -> tuple[str, list[int]]:
+        self._load_digests()
         stat = path.stat()
-        key = str(path.resolve())
-        stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+        return str(path.resolve()), [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+
+    def known_digest(self, path: Path) -> str | None:
+        """The file's hash if it is remembered for its current size, mtime and inode (no reading)."""
+        key, stamp = self._stamp(path)
         known = self._digests.get(key)
-        if known and known[:3] == stamp:
-            return str(known[3])
+        return str(known[3]) if known and known[:3] == stamp else None
+
+    def digest(self, path: Path) -> str:
+        known = self.known_digest(path)
+        if known is not None:
+            return known
+        key, stamp = self._stamp(path)
         value = file_digest(path)
         self._digests[key] = [*stamp, value]
         return value
