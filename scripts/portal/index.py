@@ -137,15 +137,10 @@ class Postings:
 
 def _gaps(ids: array) -> str:
     """Ascending ids as decimal gaps (id minus previous id minus one), comma-separated: small
-    numbers that gzip shrinks well. numpy does the arithmetic for long lists; most tokens have a
-    handful of documents, where a call into numpy costs more than the loop."""
-    if len(ids) < 512:
-        return ",".join(str(b - a - 1) for a, b in zip(itertools.chain((-1,), ids), ids))
-    import numpy as np  # only here: the import costs a rebuild more than short lists gain
-
-    values = np.frombuffer(ids, dtype=np.uint32).astype(np.int64)
-    gaps = np.diff(values, prepend=-1) - 1
-    return ",".join(map(str, gaps.tolist()))
+    numbers that gzip shrinks well. `map` over C functions keeps long lists (a common bigram in
+    10,000 documents) quick without any numeric library."""
+    steps = map(operator.sub, ids, itertools.chain((-1,), ids))
+    return ",".join(map(str, map(operator.sub, steps, itertools.repeat(1))))
 
 
 def _write_gz(path: Path, data: object) -> int:
