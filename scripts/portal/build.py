@@ -185,10 +185,19 @@ def add_attachments(records: list[Record], extracted: dict[str, Extracted], out:
     for record in records:
         page = out / "r" / record.id
         for attachment in record.attachments:
-            link_or_copy(attachment.source, page / "files" / attachment.published_name)
+            link_or_copy(attachment.source, contained(page / "files", attachment.published_name))
         for view in extracted[record.id].files.values():
             for derived in view.published():
-                link_or_copy(derived.source, page / "media" / derived.name)
+                link_or_copy(derived.source, contained(page / "media", derived.name))
+
+
+def contained(folder: Path, name: str) -> Path:
+    """`folder/name`, refusing any name that would lead out of `folder`. Intake and peers.py
+    already refuse such names; this is the last line before a file is written."""
+    target = Path(os.path.normpath(folder / name))
+    if not target.is_relative_to(os.path.normpath(folder)) or target == Path(os.path.normpath(folder)):
+        raise ValueError(f"refusing to write outside {folder}: {name!r}")
+    return target
 
 
 def discard(folder: Path) -> None:

@@ -24,7 +24,8 @@ from .model import Intake, Problem, Record, json_text
 from .project import Project
 from .register import TableError, Teacher, find_roster, read_roster
 from .settings import Settings, nav_pages
-from .showcase import CATALOG_FILE, FEED_FILE, catalog_json, cases_feed, is_candidate, public_cases, read_peers
+from .peers import read_peers
+from .showcase import CATALOG_FILE, FEED_FILE, catalog_json, cases_feed, is_candidate, public_cases
 
 
 @dataclass

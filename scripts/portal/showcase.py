@@ -7,29 +7,26 @@ same generator with the campus-only sections switched off.
 
 Each case page carries schema.org `LearningResource` JSON-LD; `catalog.json` lists every case
 with its files, and is also what another school drops into `resources/_peers/<school>/` to show
-our cases on its own campus site.
+our cases on its own campus site (peers.py reads it there).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from markupsafe import Markup
 
 from .catalog import Catalog
 from .extract import Extracted
 from .index import html_text
-from .model import Attachment, Problem, Record, json_text, newest_first, slug
+from .model import Problem, Record, json_text, newest_first
 from .privacy import scan
 
 CATALOG_FILE = "catalog.json"
 FEED_FILE = "feed.xml"
-PEERS = "_peers"
 SCHEMA_VERSION = 1
 
 
@@ -156,77 +153,3 @@ def cases_feed(cases: list[Record], school: str, site_url: str | None) -> bytes:
         entry.published(stamp)
         entry.summary(" · ".join([record.type, record.subject, record.grade, "、".join(record.authors)]))
     return feed.atom_str(pretty=True)
-
-
-# -- other schools' cases on our campus site ----------------------------------------------------
-
-
-def read_peers(resources: Path, catalog: Catalog) -> tuple[list[Record], list[Problem]]:
-    """Cases from `resources/_peers/<school>/catalog.json`, attributed to their school. Files the
-    peer folder holds are published like ours; others are offered as links to the peer's site."""
-    records: list[Record] = []
-    problems: list[Problem] = []
-    root = resources / PEERS
-    if not root.is_dir():
-        return records, problems
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        label = f"{PEERS}/{folder.name}/{CATALOG_FILE}"
-        try:
-            data = json.loads((folder / CATALOG_FILE).read_text(encoding="utf-8-sig"))
-            cases = data["cases"]
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            problems.append(Problem(label, "", f"兄弟学校的案例目录无法读取（{type(error).__name__}），请放入对方 make showcase 生成的 catalog.json"))
-            continue
-        school = str(data.get("school") or folder.name)
-        for case in cases:
-            record = _peer_record(case, school, folder, catalog)
-            if record is None:
-                problems.append(Problem(label, "", f"案例“{case.get('title', '?') if isinstance(case, dict) else '?'}”信息不完整或能力点未知，未显示", refused=False))
-            else:
-                records.append(record)
-    return records, problems
-
-
-def _peer_record(case: Any, school: str, folder: Path, catalog: Catalog) -> Record | None:
-    if not isinstance(case, dict) or not all(case.get(k) for k in ("id", "title", "type", "subject", "grade", "competencies")):
-        return None
-    codes = [catalog.point(str(c.get("code") if isinstance(c, dict) else c)) for c in case["competencies"]]
-    if not codes or None in codes:
-        return None
-    attachments: list[Attachment] = []
-    links: list[tuple[str, str]] = []
-    for file in case.get("files") or []:
-        name, url = str(file.get("name", "")), str(file.get("url", ""))
-        local = (folder / unquote(url.split("?")[0])).resolve() if url and "://" not in url else None
-        if local is not None and local.is_file() and local.is_relative_to(folder.resolve()):
-            attachments.append(Attachment(local, name or local.name, local.stat().st_size))
-        elif url.startswith(("http://", "https://")):
-            links.append((name, url))
-    origin = str(case.get("url")) if str(case.get("url", "")).startswith(("http://", "https://")) else None
-    date = None
-    try:
-        date = dt.date.fromisoformat(str(case.get("date"))) if case.get("date") else None
-    except ValueError:
-        pass
-    return Record(
-        id=f"peer-{slug(school)}-{slug(str(case['id']))}"[:100],
-        term=str(case.get("term") or ""),
-        source=folder / CATALOG_FILE,
-        source_label=f"{PEERS}/{folder.name}",
-        title=str(case["title"]),
-        type=catalog.resource_type(str(case["type"])) or str(case["type"]),
-        subject=catalog.subject(str(case["subject"])) or str(case["subject"]),
-        grade=catalog.grade(str(case["grade"])) or str(case["grade"]),
-        competencies=[c for c in codes if c],
-        authors=[str(a) for a in case.get("authors") or []],
-        group=None,
-        date=date,
-        summary=str(case["summary"]) if case.get("summary") else None,
-        keywords=[str(k) for k in case.get("keywords") or []],
-        attachments=attachments,
-        exemplary=True,
-        share="public",
-        school=school,
-        links=links,
-        origin_url=origin,
-    )
