@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import pipeline
+from . import forks, pipeline
 from .catalog import load_catalog
 from .policy import Policy
 from .project import Project
@@ -108,6 +108,62 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8000)
     args = parser.parse_args(argv)
     project = Project(args.root.resolve())
+    forks.ERROR_LOG = project.work / ERROR_LOG_NAME
+    forks.ERROR_LOG.unlink(missing_ok=True)
+    try:
+        return _dispatch(args, project)
+    except KeyboardInterrupt:
+        print("\n已中断：已发布的网站保持不变。", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - one clear line for admins, the details in a file
+        forks.log_failure(error)
+        print(failure_line(error, project), file=sys.stderr)
+        return 1
+
+
+ERROR_LOG_NAME = "last-error.log"
+
+
+def failure_line(error: BaseException, project: Project) -> str:
+    """What failed, in one Chinese line, and what to do; the traceback is in .build/last-error.log."""
+    stage = ""
+    if isinstance(error, pipeline.StageFailed):
+        stage, error = f"{error.stage_name}时", error.error
+    log = (project.work / ERROR_LOG_NAME).relative_to(project.root)
+    return f"生成失败：{stage}{explain(error)}。已发布的网站保持不变。详细信息见 {log}；无法解决时请把该文件发给技术支持。"
+
+
+def explain(error: BaseException) -> str:
+    """A failure's cause in plain Chinese, with what an admin can do about it."""
+    import errno
+
+    import jinja2
+    import yaml
+    from mkdocs.exceptions import ConfigurationError, MkDocsException
+
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
+        mark = error.problem_mark
+        return f"{Path(mark.name).name} 第 {mark.line + 1} 行格式错误（{error.problem}），请检查冒号、缩进和括号后重新运行"
+    if isinstance(error, ConfigurationError):
+        return f"mkdocs.yml 的设置有误（{str(error).strip()[:200]}），请改正后重新运行"
+    if isinstance(error, jinja2.TemplateError):
+        where = getattr(error, "filename", None) or getattr(error, "name", None) or "主题模板"
+        return f"页面模板 {where} 有错误（{error.message or type(error).__name__}），请检查 overrides/ 中修改过的模板"
+    if isinstance(error, MkDocsException):
+        return f"MkDocs 报错（{str(error).strip()[:200]}）"
+    if isinstance(error, MemoryError):
+        return "内存不足，请关闭其他程序后重新运行"
+    if isinstance(error, OSError):
+        if error.errno == errno.ENOSPC:
+            return "磁盘空间不足，请清理磁盘后重新运行"
+        name = f"“{error.filename}”" if error.filename else ""
+        return f"读写文件{name}出错（{error.strerror or type(error).__name__}），请检查磁盘和文件权限后重新运行"
+    if isinstance(error, RuntimeError) and any("\u4e00" <= c <= "\u9fff" for c in str(error)):
+        return f"{error}，请重新运行"  # our own messages (a failed helper process) are Chinese already
+    return f"程序内部错误（{type(error).__name__}），请重新运行"
+
+
+def _dispatch(args: argparse.Namespace, project: Project) -> int:
     if args.command == "site":
         return cmd_site(project)
     if args.command == "check":

@@ -14,14 +14,18 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import os
 import multiprocessing
 import multiprocessing.context
 import pickle
 import signal
 import threading
+import time
+import traceback
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -45,9 +49,31 @@ def die_with_parent() -> None:
         pass
 
 
+# Where a failing child writes its traceback (set by the command line): admins see one line,
+# developers find the details here.
+ERROR_LOG: Path | None = None
+
+
+def log_failure(error: BaseException) -> None:
+    """Append `error` with its traceback to ERROR_LOG (if set), for whoever diagnoses it."""
+    if ERROR_LOG is None:
+        return
+    try:
+        ERROR_LOG.parent.mkdir(parents=True, exist_ok=True)
+        with ERROR_LOG.open("a", encoding="utf-8") as handle:
+            handle.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()}\n")
+            handle.write("".join(traceback.format_exception(error)))
+    except OSError:
+        pass
+
+
 def _run(target: Callable[..., object], args: tuple[object, ...]) -> None:
     die_with_parent()
-    target(*args)
+    try:
+        target(*args)
+    except BaseException as error:  # noqa: BLE001 - the parent reports the exit code in Chinese
+        log_failure(error)
+        os._exit(1)
 
 
 def start(target: Callable[..., object], *args: object) -> BaseProcess:
@@ -62,7 +88,7 @@ def finish(process: BaseProcess, what: str) -> None:
     """Wait for a child; its failure fails the build (the live site is left as it was)."""
     process.join()
     if process.exitcode != 0:
-        raise RuntimeError(f"{what}失败（退出码 {process.exitcode}）")
+        raise RuntimeError(f"{what}的进程异常退出（退出码 {process.exitcode}）")
 
 
 class Isolated(Exception):

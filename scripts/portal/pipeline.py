@@ -44,8 +44,27 @@ class Outcome:
         started = time.perf_counter()
         try:
             yield
+        except Exception as error:
+            raise StageFailed(stage, error) from error
         finally:
             self.seconds[stage] = time.perf_counter() - started
+
+
+STAGES = {"intake": "读取成果", "extract": "提取文档内容", "generate": "生成页面", "mkdocs": "MkDocs 渲染页面",
+          "pages": "写入页面和附件", "index": "生成搜索索引"}
+
+
+class StageFailed(Exception):
+    """A stage of a build failed; the live site is untouched (it is switched only at the end)."""
+
+    def __init__(self, stage: str, error: Exception):
+        super().__init__(f"{stage}: {error!r}")
+        self.stage = stage
+        self.error = error
+
+    @property
+    def stage_name(self) -> str:
+        return STAGES.get(self.stage, self.stage)
 
 
 def load_roster(project: Project) -> list[Teacher] | None:
@@ -122,7 +141,7 @@ def _start_index(records: list[Record], extracted: dict[str, Extracted], catalog
 
 
 def _finish_index(process: BaseProcess, built: Path, target: Path) -> dict[str, int]:
-    forks.finish(process, "搜索索引生成")
+    forks.finish(process, "搜索索引")
     sizes: dict[str, int] = json.loads((built / "sizes.json").read_text(encoding="utf-8"))
     target.mkdir(parents=True, exist_ok=True)
     for part in (built / "search").iterdir():  # beside the search page MkDocs wrote there

@@ -1,0 +1,74 @@
+"""A stage that fails ends the command with one clear Chinese line (no traceback), the details go
+to .build/last-error.log, and the site that was live stays live, byte for byte."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from factories import make_project, tree_digest, write_meta
+
+REPO = Path(__file__).resolve().parent.parent
+T = "2023-2024-1"
+META = {"title": "圆的面积", "type": "微课", "subject": "数学", "grade": "六年级", "competencies": ["B2"], "authors": ["李强"]}
+
+
+def portal(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "scripts")}
+    return subprocess.run([sys.executable, "-m", "portal", "--root", str(root), *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+@pytest.fixture
+def school(tmp_path: Path):
+    project = make_project(tmp_path / "school")
+    write_meta(project.resources / T / "圆的面积", META)
+    first = portal(project.root, "site")
+    assert first.returncode == 0, first.stderr
+    return project
+
+
+def assert_one_clear_line(result: subprocess.CompletedProcess[str], *expected: str) -> str:
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output and 'File "' not in output
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("生成失败："), last
+    assert "已发布的网站保持不变" in last and ".build/last-error.log" in last
+    for text in expected:
+        assert text in last, last
+    return last
+
+
+def test_a_broken_theme_template_fails_in_one_line_and_keeps_the_site(school) -> None:
+    live = tree_digest(school.site.resolve())
+    (school.root / "overrides" / "main.html").write_text('{% extends "base.html" %}\n{% block content %}{% if %}{% endblock %}\n', encoding="utf-8")
+    write_meta(school.resources / T / "新成果", {**META, "title": "新成果"})
+    result = portal(school.root, "site")
+    assert_one_clear_line(result, "MkDocs 渲染页面时", "模板")
+    assert tree_digest(school.site.resolve()) == live
+    assert "TemplateSyntaxError" in (school.root / ".build" / "last-error.log").read_text(encoding="utf-8")
+
+
+def test_a_failing_indexer_process_fails_in_one_line_and_keeps_the_site(school) -> None:
+    live = tree_digest(school.site.resolve())
+    memo = school.root / ".cache" / "tokens.pickle"
+    memo.unlink()
+    (memo / "blocked").mkdir(parents=True)  # the indexer cannot save its memo: its process fails
+    write_meta(school.resources / T / "新成果", {**META, "title": "新成果"})
+    result = portal(school.root, "site")
+    assert_one_clear_line(result, "生成搜索索引时", "退出码 1")
+    assert tree_digest(school.site.resolve()) == live
+    log = (school.root / ".build" / "last-error.log").read_text(encoding="utf-8")
+    assert "Traceback" in log and "tokens.pickle" in log  # the child's own traceback, for developers
+
+
+def test_a_broken_settings_file_names_it(school) -> None:
+    live = tree_digest(school.site.resolve())
+    config = school.root / "mkdocs.yml"
+    config.write_text(config.read_text(encoding="utf-8") + "\ntheme: [unclosed\n", encoding="utf-8")
+    result = portal(school.root, "site")
+    assert_one_clear_line(result, "mkdocs.yml")
+    assert tree_digest(school.site.resolve()) == live
