@@ -3,6 +3,7 @@ the school policy, and the completion report read back with openpyxl."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -70,8 +71,15 @@ def school(tmp_path: Path) -> Project:
         ["赵丽", "小学语文组", "语文", 1985],
     ])
     policy = project.catalog / "policy.yml"
-    policy.write_text(policy.read_text(encoding="utf-8").replace("group_plans: {}", "group_plans: {小学数学组: [B2]}"), encoding="utf-8")
+    policy.write_text(policy.read_text(encoding="utf-8").replace("group_plans: {}", "group_plans: {小学数学组: [B2]}")
+                      .replace("\nage_bands: []", "\n" + AGE_BANDS).replace("cycle: [2023-2024-1, 2023-2024-2]", f"cycle: [{T}]"), encoding="utf-8")
     return project
+
+
+AGE_BANDS = """age_bands:
+  - {min_age: 51, environments: [A]}
+  - {min_age: 40, max_age: 50, environments: [A, B]}
+  - {max_age: 39, environments: [B, C]}"""
 
 
 def test_register_rows_publish_and_bad_rows_are_named_by_row_column_and_value(school: Project) -> None:
@@ -108,11 +116,12 @@ def test_files_a_register_names_are_not_loose_files(school: Project) -> None:
 def test_check_writes_the_completion_report(school: Project, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--root", str(school.root), "check"]) == 1
     out = capsys.readouterr().out
-    assert f"{T} 教师 4 人：达标 1 人，未达标 2 人，未提交 1 人" in out
+    assert "本学期（2023-2024 学年第一学期）教师 4 人：达标 1 人，未达标 2 人，未提交 1 人" in out
 
     book = load_workbook(school.reports / "完成情况.xlsx")
-    teachers = {row[0]: row for row in book["教师完成情况"].iter_rows(min_row=2, values_only=True)}
-    header = [c.value for c in book["教师完成情况"][1]]
+    assert book.sheetnames[:2] == ["周期完成情况", "本学期完成情况"]
+    teachers = {row[0]: row for row in book["本学期完成情况"].iter_rows(min_row=2, values_only=True)}
+    header = [c.value for c in book["本学期完成情况"][1]]
     status, needs = header.index("状态"), header.index("还需要")
 
     assert teachers["赵丽"][status] == "未提交"
@@ -129,7 +138,7 @@ def test_check_writes_the_completion_report(school: Project, capsys: pytest.Capt
     assert "可选 教学设计、学法指导、学业评价" in teachers["王芳"][needs]
 
     # The teacher who handed in nothing stands out: listed first, in red.
-    first = book["教师完成情况"][2]
+    first = book["本学期完成情况"][2]
     assert first[0].value == "赵丽" and first[0].fill.fgColor.rgb.endswith("FDE2E1")
 
     problems = [row for row in book["问题清单"].iter_rows(min_row=2, values_only=True)]
@@ -170,3 +179,40 @@ def test_register_template_has_headers_and_drop_downs(tmp_path: Path) -> None:
     (project.resources / T).mkdir(parents=True)
     book.save(project.resources / T / "登记表.xlsx")
     assert [r.title for r in scan(project.resources, load_catalog(project.catalog)).records] == ["认识钟表"]
+
+
+def test_every_teacher_passes_over_the_whole_cycle_not_one_term(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """人人过关 is judged over the cycle's terms together; each term's own view stays."""
+    project = make_project(tmp_path / "school")
+    (project.resources / "teachers.csv").write_text("姓名,教研组,学科,出生年份\n张敏,小学数学组,数学,1990\n李强,小学数学组,数学,1970\n", encoding="utf-8")
+    point = {"type": "教学设计", "subject": "数学", "grade": "一年级", "authors": ["张敏"]}
+    write_markdown(project.resources / "2023-2024-1" / "a.md", {**point, "title": "学情", "competencies": ["A1"]}, "正文")
+    write_markdown(project.resources / "2023-2024-1" / "b.md", {**point, "title": "设计", "competencies": ["A3"]}, "正文")
+    write_markdown(project.resources / "2023-2024-2" / "c.md", {**point, "title": "评价", "competencies": ["A11"]}, "正文")
+    write_markdown(project.resources / "2022-2023-2" / "d.md", {**point, "title": "上个周期", "competencies": ["A5"], "authors": ["李强"]}, "正文")
+    (project.catalog / "policy.yml").write_text("min_points: 3\nmin_dimensions: 3\ncycle: [2023-2024-1, 2023-2024-2]\n", encoding="utf-8")
+
+    assert main(["--root", str(project.root), "check"]) == 0
+    out = capsys.readouterr().out
+    assert "整个周期（2023-2024 学年第一学期至2023-2024 学年第二学期，共 2 个学期）教师 2 人：达标 1 人，未达标 0 人，未提交 1 人" in out
+    assert "本学期（2023-2024 学年第二学期）教师 2 人：达标 0 人，未达标 1 人，未提交 1 人" in out
+    book = load_workbook(project.reports / "完成情况.xlsx")
+    cycle = {row[0]: row for row in book["周期完成情况"].iter_rows(min_row=2, values_only=True)}
+    assert cycle["张敏"][8] == "达标" and cycle["张敏"][4] == 3
+    assert cycle["李强"][8] == "未提交"  # evidence from before the cycle does not count
+    page = (project.reports / "index.html").read_text(encoding="utf-8")
+    assert "整个提升周期：2023-2024 学年第一学期至2023-2024 学年第二学期，共 2 个学期" in page and "本学期：2023-2024 学年第二学期" in page
+
+
+def test_the_demo_school_mostly_passes_over_its_cycle(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The shipped demo looks like a real school: most teachers who took part pass over the cycle."""
+    from factories import REPO
+
+    project = make_project(tmp_path / "demo")
+    shutil.rmtree(project.resources)
+    shutil.copytree(REPO / "resources", project.resources)
+    main(["--root", str(project.root), "check"])
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if line.startswith("整个周期"))
+    passed = int(line.split("达标 ")[1].split(" 人")[0])
+    assert passed >= 12, line

@@ -10,6 +10,7 @@ from pathlib import Path
 from . import forks, pipeline
 from .catalog import load_catalog
 from .policy import Policy
+from .model import term_label
 from .project import Project
 from .report import WORKBOOK, problem_lines, register_template, summary_lines, write_reports
 
@@ -24,9 +25,10 @@ def _print_outcome(outcome: pipeline.Outcome, project: Project, term: str | None
     done = write_reports(project.resources, outcome.intake, outcome.problems, catalog, Policy.load(project.catalog), project.reports, term, workbook)
     for problem in done.problems:
         print(problem)
-    if done.standings:
-        count = {status: sum(1 for s in done.standings if s.status == status) for status in ("达标", "未达标", "未提交")}
-        print(f"{done.term} 教师 {len(done.standings)} 人：达标 {count['达标']} 人，未达标 {count['未达标']} 人，未提交 {count['未提交']} 人")
+    for label, standings in ((f"整个周期（{done.cycle_label}）", done.cycle_standings), (f"本学期（{term_label(done.term or '')}）", done.standings)):
+        if standings:
+            count = {status: sum(1 for s in standings if s.status == status) for status in ("达标", "未达标", "未提交")}
+            print(f"{label}教师 {len(standings)} 人：达标 {count['达标']} 人，未达标 {count['未达标']} 人，未提交 {count['未提交']} 人")
     print("管理员报告：reports/index.html" + (f" 和 reports/{WORKBOOK}" if workbook else "（Excel 版由 make check 生成）"))
 
 

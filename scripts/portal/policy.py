@@ -46,19 +46,26 @@ class Policy:
     min_dimensions: int = 3
     age_bands: tuple[AgeBand, ...] = ()
     group_plans: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    cycle: tuple[str, ...] = ()  # the terms of the school's 2.0 cycle; empty: every term there is
 
     @classmethod
     def load(cls, catalog_dir: Path) -> Policy:
         path = catalog_dir / POLICY_FILE
         if not path.exists():
             return cls()
-        data: dict[str, Any] = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER) or {}  # noqa: S506
+        with path.open(encoding="utf-8") as handle:  # read from the file, so an error names it
+            data: dict[str, Any] = yaml.load(handle, Loader=SAFE_LOADER) or {}  # noqa: S506
         bands = tuple(
             AgeBand(tuple(str(e) for e in band["environments"]), band.get("min_age"), band.get("max_age"))
             for band in data.get("age_bands") or []
         )
         plans = {str(group): tuple(str(c).upper() for c in codes) for group, codes in (data.get("group_plans") or {}).items()}
-        return cls(int(data.get("min_points", 3)), int(data.get("min_dimensions", 3)), bands, plans)
+        cycle = tuple(sorted(str(t) for t in data.get("cycle") or []))
+        return cls(int(data.get("min_points", 3)), int(data.get("min_dimensions", 3)), bands, plans, cycle)
+
+    def cycle_terms(self, records: list[Record]) -> tuple[str, ...]:
+        """The terms judged together for 人人过关: those policy.yml names, else every term found."""
+        return self.cycle or tuple(sorted({r.term for r in records if r.term}))
 
 
 def point_level(levels: list[str | None]) -> str | None:
@@ -104,15 +111,18 @@ def _suggest(catalog: Catalog, environments: tuple[str, ...] | None, dimensions:
     return "、".join(options[:limit])
 
 
-def evaluate(teacher: Teacher, records: list[Record], term: str, catalog: Catalog, policy: Policy) -> Standing:
-    mine = [r for r in records if r.term == term and teacher.name in r.authors]
+def evaluate(teacher: Teacher, records: list[Record], terms: str | tuple[str, ...], catalog: Catalog, policy: Policy) -> Standing:
+    """A teacher's standing over one term, or over several (the cycle: evidence from all of them
+    counts together, ages are taken at the cycle's start)."""
+    terms = (terms,) if isinstance(terms, str) else terms
+    mine = [r for r in records if r.term in terms and teacher.name in r.authors]
     by_point: dict[str, list[str | None]] = {}
     for record in mine:
         for code in record.competencies:
             by_point.setdefault(code, []).append(record.level)
     levels = {code: point_level(by_point[code]) for code in catalog.points if code in by_point}
 
-    age = term_start_year(term) - teacher.birth_year if teacher.birth_year else None
+    age = term_start_year(min(terms)) - teacher.birth_year if teacher.birth_year and terms else None
     band = next((b for b in policy.age_bands if age is not None and b.covers(age)), None)
     allowed = band.environments if band else None
     unmet: list[str] = []

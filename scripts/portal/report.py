@@ -53,6 +53,23 @@ class Completion:
     standings: list[Standing] = field(default_factory=list)
     strangers: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)  # about the roster itself
+    cycle: tuple[str, ...] = ()  # the terms judged together for 人人过关
+    cycle_standings: list[Standing] = field(default_factory=list)
+
+    @property
+    def cycle_label(self) -> str:
+        if not self.cycle:
+            return ""
+        first, last = term_label(self.cycle[0]), term_label(self.cycle[-1])
+        return first if first == last else f"{first}至{last}，共 {len(self.cycle)} 个学期"
+
+
+_ORDER = {"未提交": 0, "未达标": 1, "达标": 2}
+
+
+def _chase_first(standings: list[Standing]) -> list[Standing]:
+    """Teachers who handed in nothing first: they are the ones an admin must chase."""
+    return sorted(standings, key=lambda s: (_ORDER[s.status], s.teacher.group or "", s.teacher.name))
 
 
 def completion(resources: Path, records: list[Record], catalog: Catalog, policy: Policy, term: str | None = None) -> Completion:
@@ -67,10 +84,9 @@ def completion(resources: Path, records: list[Record], catalog: Catalog, policy:
         result.problems.append(Problem(roster_path.name, "", str(error)))
         return result
     result.problems.extend(Problem(roster_path.name, "", m, refused=False) for m in messages)
-    result.standings = [evaluate(t, records, term, catalog, policy) for t in teachers]
-    # Teachers who handed in nothing first: they are the ones an admin must chase.
-    order = {"未提交": 0, "未达标": 1, "达标": 2}
-    result.standings.sort(key=lambda s: (order[s.status], s.teacher.group or "", s.teacher.name))
+    result.standings = _chase_first([evaluate(t, records, term, catalog, policy) for t in teachers])
+    result.cycle = policy.cycle_terms(records)
+    result.cycle_standings = _chase_first([evaluate(t, records, result.cycle, catalog, policy) for t in teachers])
     known = {t.name for t in teachers}
     result.strangers = sorted({a for r in records if r.term == term for a in r.authors} - known)
     return result
@@ -87,6 +103,8 @@ def _html(intake: Intake, problems: list[Problem], done: Completion, policy: Pol
         refused=intake.found - len(intake.records),
         warnings=sum(1 for p in problems if not p.refused),
         standings=done.standings,
+        cycle_label=done.cycle_label,
+        cycle_standings=done.cycle_standings,
         strangers=done.strangers,
         policy=policy,
         problems=sorted(problems, key=lambda p: (not p.refused, p.path)),
@@ -98,18 +116,19 @@ def _workbook(intake: Intake, problems: list[Problem], done: Completion, catalog
     from openpyxl.styles import Font, PatternFill
 
     book = Workbook()
-    sheet = book.active
-    sheet.title = "教师完成情况"
-    sheet.append(["姓名", "教研组", "学科", "年龄", "成果数", "能力点", "各能力点等级", "覆盖维度", "状态", "还需要"])
-    for s in done.standings:
-        levels = "、".join(f"{c}：{lvl or '未评'}" for c, lvl in s.point_levels.items())
-        sheet.append([s.teacher.name, s.teacher.group, s.teacher.subject, s.age, len(s.records),
-                      "、".join(s.point_levels), levels, "、".join(s.dimensions), s.status, "；".join(s.unmet)])
-        fill = PatternFill("solid", fgColor=STATUS_FILL[s.status])
-        for cell in sheet[sheet.max_row]:
-            cell.fill = fill
-        if s.status == "未提交":
-            sheet.cell(sheet.max_row, 9).font = Font(bold=True, color="B71C1C")
+    book.remove(book.active)
+    for title, standings in (("周期完成情况", done.cycle_standings), ("本学期完成情况", done.standings)):
+        sheet = book.create_sheet(title)
+        sheet.append(["姓名", "教研组", "学科", "年龄", "成果数", "能力点", "各能力点等级", "覆盖维度", "状态", "还需要"])
+        for s in standings:
+            levels = "、".join(f"{c}：{lvl or '未评'}" for c, lvl in s.point_levels.items())
+            sheet.append([s.teacher.name, s.teacher.group, s.teacher.subject, s.age, len(s.records),
+                          "、".join(s.point_levels), levels, "、".join(s.dimensions), s.status, "；".join(s.unmet)])
+            fill = PatternFill("solid", fgColor=STATUS_FILL[s.status])
+            for cell in sheet[sheet.max_row]:
+                cell.fill = fill
+            if s.status == "未提交":
+                sheet.cell(sheet.max_row, 9).font = Font(bold=True, color="B71C1C")
 
     issues = book.create_sheet("问题清单")
     issues.append(["类别", "位置", "字段", "原因"])
