@@ -10,7 +10,7 @@ HOST ?= 0.0.0.0
 BENCH_SIZES ?= 1000,10000
 BENCH_REPEATS ?= 3
 
-.PHONY: serve test bench site check showcase showcase-zip briefing-pdf register-template setup setup-test clean
+.PHONY: serve test bench site check showcase showcase-zip briefing-pdf wechat register-template setup setup-test clean
 
 ## 在全新机器上搭建环境、生成网站，并在校园网内提供服务（支持视频拖动进度）
 serve: setup
@@ -37,6 +37,11 @@ check: setup
 briefing-pdf: site
 	bash scripts/setup-system.sh print
 	$(RUN) briefing-pdf
+
+## 把研修简报转成可粘贴到公众号编辑器的页面（reports/wechat/，复制助手 reports/公众号复制.html），使用 chromium
+wechat: site
+	bash scripts/setup-system.sh print
+	$(RUN) wechat
 
 ## 生成空白成果登记表（Excel，带下拉选项）到 reports/
 register-template: setup

@@ -60,6 +60,24 @@ def cmd_showcase(project: Project, archive: bool) -> int:
     return 0
 
 
+def cmd_wechat(project: Project) -> int:
+    from .wechat import wechat_exports
+
+    if not (project.site / "index.html").exists():
+        print("还没有生成网站，请先运行 make site。", file=sys.stderr)
+        return 1
+    exported, helper = wechat_exports(project.site, project.reports)
+    for item in exported:
+        print(f"已生成 {item.page.relative_to(project.root)}：{item.title}")
+        for note in item.notes:
+            print(f"  [提醒] {note}")
+    if exported:
+        print(f"用浏览器打开 {helper.relative_to(project.root)}，点“复制正文”，再粘贴到公众号编辑器。")
+    else:
+        print("没有简报：在 content/briefings/ 中添加简报后重新运行 make site。")
+    return 0
+
+
 def cmd_check(project: Project, term: str | None) -> int:
     outcome = pipeline.check(project)
     _print_outcome(outcome, project, term)
@@ -103,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--no-search", action="store_true", help="不在浏览器中测量搜索")
     bench.add_argument("--repeats", type=int, default=3, help="冷启动和重建各测几次，取中位数（默认 3）")
     commands.add_parser("briefing-pdf", help="把研修简报打印成 A4 PDF 到 reports/briefings/")
+    commands.add_parser("wechat", help="把研修简报转成可粘贴到公众号编辑器的页面（reports/wechat/）")
     template = commands.add_parser("register-template", help="生成空白成果登记表（带下拉选项）")
     template.add_argument("--out", type=Path, default=None, help="保存位置（默认 reports/成果登记表模板.xlsx）")
     serve = commands.add_parser("serve", help="在校园网内提供网站")
@@ -189,6 +208,8 @@ def _dispatch(args: argparse.Namespace, project: Project) -> int:
         if not written:
             print("没有简报：在 content/briefings/ 中添加简报后重新运行 make site。")
         return 0
+    if args.command == "wechat":
+        return cmd_wechat(project)
     if args.command == "register-template":
         out = register_template(load_catalog(project.catalog), args.out or project.reports / "成果登记表模板.xlsx")
         print(f"空白成果登记表已生成：{out}")
