@@ -14,7 +14,6 @@ BENCH_REPEATS ?= 3
 
 ## 在全新机器上搭建环境、生成网站，并在校园网内提供服务（支持视频拖动进度）
 serve: setup
-	$(RUN) site
 	$(RUN) serve --host $(HOST) --port $(PORT)
 
 ## 生成校内网站到 site/

@@ -12,6 +12,7 @@ from .catalog import load_catalog
 from .policy import Policy
 from .model import term_label
 from .project import Project
+from .settings import Settings
 from .report import WORKBOOK, problem_lines, register_template, summary_lines, write_reports
 
 
@@ -88,21 +89,39 @@ def cmd_check(project: Project, term: str | None) -> int:
     return 0
 
 
-def cmd_serve(project: Project, host: str, port: int) -> int:
+def cmd_serve(project: Project, host: str, port: int, watching: bool = True) -> int:
+    """Build, serve on the LAN, and (unless told not to) rebuild whenever submissions change."""
+    import threading
+
+    from . import watch
     from .serve import lan_address, make_server
 
+    if watching:
+        (project.work / watch.STATE).unlink(missing_ok=True)  # the first build reports everything
+        watch.rebuild(project)
     if not (project.site / "index.html").exists():
-        print("还没有生成网站，请先运行 make site。", file=sys.stderr)
+        print("还没有生成网站，请先运行 make site，并按上面的提示修改。", file=sys.stderr)
         return 1
     server = make_server(project.site, host, port)
-    print(f"资源平台已启动：本机打开 http://127.0.0.1:{port}/ ，校园网内其他电脑打开 http://{lan_address()}:{port}/")
-    print("按 Ctrl+C 停止。")
+    bound = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    print(f"资源平台已启动：本机打开 http://127.0.0.1:{bound}/ ，校园网内其他电脑打开 http://{lan_address()}:{bound}/", flush=True)
+    stop = threading.Event()
     try:
-        server.serve_forever()
+        if watching:
+            print("正在关注 resources/、content/、catalog/ 和 mkdocs.yml：教师放入新成果后，网站会自动更新。按 Ctrl+C 停止。", flush=True)
+            settings = Settings.load(project.config_file)
+            watch.watch(project, stop, force_polling=settings.watch_polling)
+        else:
+            print("按 Ctrl+C 停止。", flush=True)
+            threading.Event().wait()
     except KeyboardInterrupt:
-        print("\n已停止。")
+        pass
     finally:
+        stop.set()
+        server.shutdown()
         server.server_close()
+    print("\n已停止。", flush=True)
     return 0
 
 
@@ -127,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="在校园网内提供网站")
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--no-watch", action="store_true", help="只提供网站，不自动更新")
     args = parser.parse_args(argv)
     project = Project(args.root.resolve())
     forks.ERROR_LOG = project.work / ERROR_LOG_NAME
@@ -215,4 +235,4 @@ def _dispatch(args: argparse.Namespace, project: Project) -> int:
         print(f"空白成果登记表已生成：{out}")
         print("填写后放入学期文件夹（如 resources/2024-2025-1/），表中“文件”一列写同一文件夹里的文件名，多个用分号隔开。")
         return 0
-    return cmd_serve(project, args.host, args.port)
+    return cmd_serve(project, args.host, args.port, not args.no_watch)

@@ -76,9 +76,10 @@ def _run(target: Callable[..., object], args: tuple[object, ...]) -> None:
         os._exit(1)
 
 
-def start(target: Callable[..., object], *args: object) -> BaseProcess:
-    """Run `target(*args)` in a forked child."""
-    process = multiprocessing.get_context("fork").Process(target=_run, args=(target, args), daemon=True)
+def start(target: Callable[..., object], *args: object, daemon: bool = True) -> BaseProcess:
+    """Run `target(*args)` in a forked child (not a daemon when it starts children of its own;
+    it still ends with its parent)."""
+    process = multiprocessing.get_context("fork").Process(target=_run, args=(target, args), daemon=daemon)
     with frozen_heap():
         process.start()
     return process

@@ -29,6 +29,7 @@ class Settings:
     site_name: str = "教学成果资源平台"  # from mkdocs.yml's own site_name
     site_url: str | None = None  # from mkdocs.yml's site_url, when the school sets one
     nav: frozenset[str] = frozenset()  # docs paths without `.md` that mkdocs.yml's nav names
+    watch_polling: bool = False  # `make serve` polls for changes (resources/ on a mounted network share)
 
     @classmethod
     def load(cls, config_file: Path) -> Settings:

@@ -1,0 +1,175 @@
+"""Publish on arrival: `make serve` keeps watching what a school edits and rebuilds the site.
+
+Watched: `resources/`, `content/`, `catalog/`, `overrides/` and `mkdocs.yml`. A change is acted on
+only once the files it touched have stopped changing (same size and time for SETTLE seconds): a
+teacher's folder copied over the LAN takes a while, and a half-copied file is never read. Each
+rebuild runs in a forked child, so a crash there cannot take the server down, and publishes by the
+atomic switch of the `site` link, so visitors never see a half-built site. What was added, changed,
+withdrawn or refused is said in Chinese; a rebuild that fails keeps the old site online.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .project import Project
+
+SETTLE = 1.5  # seconds a changed file must keep its size and time before it is read
+IGNORED_PREFIXES = ("~$", ".~lock", ".")  # Office lock files, editors' and copies' temporary files
+IGNORED_SUFFIXES = (".tmp", ".part", ".crdownload", ".swp", "~")
+STATE = "watch-state.json"
+
+
+def watched(project: Project) -> list[Path]:
+    return [p for p in (project.resources, project.content, project.catalog, project.root / "overrides", project.config_file) if p.exists()]
+
+
+def relevant(path: str) -> bool:
+    name = os.path.basename(path)
+    return not (name.startswith(IGNORED_PREFIXES) or name.endswith(IGNORED_SUFFIXES))
+
+
+def _signature(paths: Iterable[Path]) -> dict[str, tuple[int, int]]:
+    """Size and modification time of every file under `paths` (folders walked), by path."""
+    found: dict[str, tuple[int, int]] = {}
+    for path in paths:
+        targets = [path] if not path.is_dir() else [Path(d) / f for d, _, files in os.walk(path) for f in files]
+        for target in targets:
+            try:
+                info = target.stat()
+            except OSError:  # deleted meanwhile: part of the change
+                continue
+            found[str(target)] = (info.st_size, info.st_mtime_ns)
+    return found
+
+
+def wait_until_settled(paths: set[Path], settle: float = SETTLE, limit: float = 3600.0, sleep: Callable[[float], None] = time.sleep) -> None:
+    """Return once nothing under `paths` changed size or time for `settle` seconds."""
+    started = time.monotonic()
+    last = _signature(paths)
+    quiet_since = time.monotonic()
+    while time.monotonic() - quiet_since < settle and time.monotonic() - started < limit:
+        sleep(min(0.25, settle / 4))
+        now = _signature(paths)
+        if now != last:
+            last, quiet_since = now, time.monotonic()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the live site holds, to say what a rebuild changed."""
+
+    records: dict[str, str]  # id -> title and a digest of what makes its page
+    refused: dict[str, str]  # path -> reason
+
+    def to_json(self) -> str:
+        return json.dumps({"records": self.records, "refused": self.refused}, ensure_ascii=False)
+
+    @classmethod
+    def load(cls, path: Path) -> Snapshot | None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(dict(data["records"]), dict(data["refused"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+
+def snapshot(outcome: object) -> Snapshot:
+    intake = outcome.intake  # type: ignore[attr-defined]
+    records = {r.id: f"{r.title}\0{hashlib.sha1(repr(r).encode()).hexdigest()}" for r in intake.records}
+    refused = {p.path: p.reason for p in intake.refused}
+    return Snapshot(records, refused)
+
+
+def changes(before: Snapshot | None, after: Snapshot) -> list[str]:
+    """Lines saying what the rebuild published or refused, compared with the site before it."""
+    if before is None:
+        return [f"网站已生成：共 {len(after.records)} 份成果，未发布 {len(after.refused)} 份"]
+    lines: list[str] = []
+    title = {k: v.split("\0", 1)[0] for k, v in after.records.items()}
+    old_title = {k: v.split("\0", 1)[0] for k, v in before.records.items()}
+    for key in sorted(after.records.keys() - before.records.keys()):
+        lines.append(f"新增成果：{title[key]}")
+    for key in sorted(k for k in after.records.keys() & before.records.keys() if after.records[k] != before.records[k]):
+        lines.append(f"更新成果：{title[key]}")
+    for key in sorted(before.records.keys() - after.records.keys()):
+        lines.append(f"撤下成果：{old_title[key]}")
+    for path in sorted(after.refused.keys() - before.refused.keys()):
+        lines.append(f"未发布：{path}：{after.refused[path]}")
+    for path in sorted(k for k in after.refused.keys() & before.refused.keys() if after.refused[k] != before.refused[k]):
+        lines.append(f"仍未发布：{path}：{after.refused[path]}")
+    return lines or ["网站已更新（成果没有变化）"]
+
+
+def _rebuild_job(root: Path) -> None:
+    """In a forked child: build the site and say what changed."""
+    from . import pipeline
+    from .cli import failure_line
+
+    project = Project(root)
+    state = project.work / STATE
+    before = Snapshot.load(state)
+    started = time.monotonic()
+    try:
+        outcome = pipeline.build_site(project)
+    except Exception as error:  # noqa: BLE001 - one clear line; the old site stays online
+        from . import forks
+
+        forks.log_failure(error)
+        print(failure_line(error, project), flush=True)
+        os._exit(3)
+    after = snapshot(outcome)
+    if before is None:  # the first build of this server: every problem, as `make site` says them
+        from .report import problem_lines
+
+        for line in problem_lines(outcome.intake.problems + outcome.problems):
+            print(line, flush=True)
+    for line in changes(before, after):
+        print(line, flush=True)
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text(after.to_json(), encoding="utf-8")
+    print(f"网站已更新，用时 {time.monotonic() - started:.1f} 秒（更新页面 {outcome.pages_changed} 个）", flush=True)
+
+
+def rebuild(project: Project) -> bool:
+    """Build once in a child process; True when the new site went live."""
+    from . import forks
+
+    process = forks.start(_rebuild_job, project.root, daemon=False)  # the build starts children of its own
+    process.join()
+    if process.exitcode not in (0, 3):  # 3: the child said what failed
+        print(f"生成网站的进程异常退出（退出码 {process.exitcode}），已发布的网站保持不变；请查看 .build/last-error.log", flush=True)
+    return process.exitcode == 0
+
+
+def watch(project: Project, stop: threading.Event, force_polling: bool = False) -> None:
+    """Rebuild whenever watched files changed and settled, until `stop` is set."""
+    import watchfiles
+
+    def keep(change: watchfiles.Change, path: str) -> bool:
+        return relevant(path) and ".build" not in Path(path).parts
+
+    for batch in watchfiles.watch(*watched(project), watch_filter=keep, stop_event=stop, debounce=1600, step=300,
+                                  force_polling=force_polling or None, raise_interrupt=False):
+        touched = {Path(path) for _, path in batch}
+        names = sorted({_short(project, p) for p in touched})
+        print(f"发现变化：{'、'.join(names[:5])}{' 等' if len(names) > 5 else ''}，等待文件复制完成…", flush=True)
+        wait_until_settled({p if p.exists() else p.parent for p in touched})
+        rebuild(project)
+
+
+def _short(project: Project, path: Path) -> str:
+    try:
+        relative = path.relative_to(project.root)
+    except ValueError:
+        return str(path)
+    parts = relative.parts
+    # A submission is named by its folder (resources/<term>/<folder>), not by each file in it.
+    return "/".join(parts[:3]) if parts and parts[0] == "resources" else relative.as_posix()

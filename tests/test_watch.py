@@ -1,0 +1,135 @@
+"""Publish on arrival: `portal serve` (what `make serve` runs) watches resources/ and rebuilds once
+a copied submission has settled; refusals and broken settings never take the site down."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from factories import make_docx, make_project, write_meta
+
+REPO = Path(__file__).resolve().parent.parent
+T = "2023-2024-1"
+META = {"title": "认识钟表", "type": "微课", "subject": "数学", "grade": "一年级", "competencies": ["B2"], "authors": ["张敏"]}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Portal:
+    """`python -m portal serve` as a real process, its output read line by line."""
+
+    def __init__(self, root: Path):
+        self.port = free_port()
+        env = {**os.environ, "PYTHONPATH": str(REPO / "scripts"), "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "portal", "--root", str(root), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def wait_for(self, text: str, timeout: float = 300) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=1)
+            except queue.Empty:
+                assert self.process.poll() is None, "\n".join(self.seen)
+                continue
+            self.seen.append(line)
+            if text in line:
+                return line
+        raise AssertionError(f"never said {text!r}:\n" + "\n".join(self.seen))
+
+    def get(self, path: str) -> int:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=10) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=60)
+
+
+@pytest.fixture
+def portal(tmp_path: Path):
+    project = make_project(tmp_path / "school")
+    write_meta(project.resources / T / "钟表", META)
+    running = Portal(project.root)
+    running.wait_for("资源平台已启动")
+    yield project, running
+    if running.process.poll() is None:
+        os.killpg(running.process.pid, signal.SIGKILL)
+
+
+def page(record_id: str) -> str:
+    return f"/r/{quote(record_id)}/"
+
+
+def test_a_copied_submission_appears_and_problems_keep_the_site_online(portal) -> None:
+    project, running = portal
+    assert running.get(page(f"{T}-钟表")) == 200
+
+    # A teacher's folder arrives the way a slow copy writes it: metadata first, the file in parts.
+    folder = project.resources / T / "圆的面积"
+    write_meta(folder, {**META, "title": "圆的面积新课"})
+    make_docx(project.root / "staged.docx", "圆的面积", [("目标", ["推导圆的面积公式。"])])
+    data = (project.root / "staged.docx").read_bytes()
+    with (folder / "教学设计.docx").open("wb") as handle:
+        for start in range(0, len(data), max(1, len(data) // 4)):
+            handle.write(data[start:start + max(1, len(data) // 4)])
+            handle.flush()
+            time.sleep(0.4)
+    settled = time.monotonic()
+    running.wait_for("新增成果：圆的面积新课")
+    deadline = time.monotonic() + 120
+    while running.get(page(f"{T}-圆的面积")) != 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    print(f"\nvisible {time.monotonic() - settled:.1f} s after the copy finished")
+    assert running.get(f"/r/{quote(f'{T}-圆的面积')}/files/{quote('教学设计.docx')}") == 200  # the whole file, not half of it
+    assert (project.site / "r" / f"{T}-圆的面积" / "files" / "教学设计.docx").read_bytes() == data
+
+    # A refused submission is reported and does not stop the watcher.
+    write_meta(project.resources / T / "坏的", {**META, "title": "坏的", "competencies": ["D9"]})
+    running.wait_for("未发布：")
+
+    # A broken mkdocs.yml keeps the old site online and says what is wrong.
+    config = project.config_file
+    good = config.read_text(encoding="utf-8")
+    config.write_text(good + "\ntheme: [unclosed\n", encoding="utf-8")
+    running.wait_for("生成失败")
+    assert running.get(page(f"{T}-圆的面积")) == 200
+    config.write_text(good, encoding="utf-8")
+    running.wait_for("网站已更新")
+
+    # A withdrawn submission goes away.
+    for path in sorted(folder.rglob("*"), reverse=True):
+        path.unlink() if path.is_file() else path.rmdir()
+    folder.rmdir()
+    running.wait_for("撤下成果：圆的面积新课")
+    assert running.get(page(f"{T}-圆的面积")) == 404
+    assert running.stop() == 0
