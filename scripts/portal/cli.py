@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 from . import pipeline
+from .lock import build_lock
 from .catalog import load_catalog
 from .policy import Policy
 from .project import Project
@@ -75,7 +77,8 @@ def cmd_serve(project: Project, host: str, port: int) -> int:
         print("还没有生成网站，请先运行 make site。", file=sys.stderr)
         return 1
     server = make_server(project.site, host, port)
-    print(f"资源平台已启动：本机打开 http://127.0.0.1:{port}/ ，校园网内其他电脑打开 http://{lan_address()}:{port}/")
+    port = server.server_address[1]  # the one the system chose for --port 0
+    print(f"资源平台已启动：本机打开 http://127.0.0.1:{port}/ ，校园网内其他电脑打开 http://{lan_address()}:{port}/", flush=True)
     print("按 Ctrl+C 停止。")
     try:
         server.serve_forever()
@@ -108,6 +111,14 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8000)
     args = parser.parse_args(argv)
     project = Project(args.root.resolve())
+    with build_lock(project.work) if args.command in BUILDS else nullcontext():
+        return run(args, project)
+
+
+BUILDS = {"site", "showcase", "showcase-zip"}  # one at a time (lock.py); check and serve only read
+
+
+def run(args: argparse.Namespace, project: Project) -> int:
     if args.command == "site":
         return cmd_site(project)
     if args.command == "check":
