@@ -9,8 +9,8 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from . import pipeline
-from .lock import build_lock
 from .catalog import load_catalog
+from .lock import build_lock
 from .policy import Policy
 from .project import Project
 from .report import WORKBOOK, problem_lines, register_template, summary_lines, write_reports
