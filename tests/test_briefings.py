@@ -149,3 +149,48 @@ def test_briefing_pdf_is_printed_with_its_title(school) -> None:
     assert "第一期简报" in text.replace(" ", "")
     assert "按学科" not in text  # the print stylesheet drops the navigation
     assert reader.pages[0].mediabox.width == pytest.approx(595, abs=2)  # A4 portrait
+
+
+# -- values placed into a briefing's Markdown ------------------------------------------------------
+
+MARKDOWN_GROUP = "![g](x){: onerror=alert('group') }"
+LINK_GROUP = "[点我](javascript:alert('link'))"
+
+
+@pytest.fixture(scope="module")
+def markdown_school(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """Group names that are Markdown (an image with an event handler, a script link), placed by
+    a briefing inline, in a table, and at the start of a line."""
+    project = make_project(tmp_path_factory.mktemp("briefing-markdown") / "school")
+    for n, group in enumerate((MARKDOWN_GROUP, LINK_GROUP, "# 标题组\n\n    缩进")):
+        write_meta(project.resources / T / f"s{n}", {**BASE, "title": f"成果{n}", "authors": ["甲"], "competencies": ["B2"], "group": group})
+    briefings = project.content / "briefings"
+    shutil.rmtree(briefings)
+    briefings.mkdir()
+    (briefings / f"{T}-1.md").write_text(
+        f"---\nterm: {T}\nissue: 1\ndate: 2023-10-30\ntitle: 教研组简报\n---\n\n各组：{{{{ stats.by_group }}}}\n\n"
+        "| 教研组 | 参与 |\n| --- | --- |\n{% for name, n in stats.by_group.items() %}| {{ name }} | {{ n }} |\n{% endfor %}\n"
+        "{% for g in stats.by_group %}{{ g }}\n\n{% endfor %}", encoding="utf-8")
+    pipeline.build_site(project)
+    return project
+
+
+def test_group_names_in_a_briefing_stay_text(markdown_school: Project) -> None:
+    page = html(markdown_school, f"briefings/{T}-1")
+    body = page.split('<article class="md-content__inner', 1)[1]
+    assert not re.search(r"<img[^>]*onerror", body) and not re.search(r"<a[^>]*javascript:", body)
+    assert not re.search(r"<h1[^>]*>\s*标题组", body) and "<pre" not in body  # no block made by a value
+    assert body.count("<table") == 1 and body.count("<tr>") == 4  # the table stays one table
+
+
+@pytest.mark.browser
+def test_group_names_in_a_briefing_run_no_script_in_chromium(markdown_school: Project, serve, offline_page) -> None:
+    server = serve(markdown_school.site)
+    page = offline_page.page
+    page.goto(server.url + f"briefings/{T}-1/")
+    page.wait_for_load_state("load")
+    article = page.locator("article")
+    assert article.locator("img").count() == 0 and page.locator("[onerror]").count() == 0
+    assert article.locator("a[href^='javascript']").count() == 0
+    text = article.inner_text()
+    assert MARKDOWN_GROUP in text and LINK_GROUP in text  # shown as typed

@@ -59,9 +59,9 @@ def test_resource_page_shows_metadata_points_and_files(built) -> None:
     # The .docx text is on the page: heading, paragraph and table cells.
     assert "<h5>教学目标</h5>" in text and "<p>认识整时和半时。</p>" in text
     assert "<td>导入</td><td>5分钟</td>" in text
-    # Sizes shown next to downloads; an HTML upload is published as inert text.
+    # Sizes shown next to downloads; an HTML upload is published under a name served as a download.
     assert re.search(r"下载 教学设计.docx</a>（\d+\.\d KB）", text)
-    assert (project.site / "r" / f"{T1}-钟表" / "files" / "说明.html.txt").is_file()
+    assert (project.site / "r" / f"{T1}-钟表" / "files" / "说明.html.bin").is_file()
     assert not (project.site / "r" / f"{T1}-钟表" / "files" / "说明.html").exists()
 
 

@@ -93,8 +93,21 @@
   function readState() {
     var params = new URLSearchParams(location.search);
     var state = { q: params.get("q") || "", filters: {} };
-    FACETS.forEach(function (f) { state.filters[f[0]] = params.getAll(f[0]); });
+    FACETS.forEach(function (f) { state.filters[f[0]] = known(f[0], params.getAll(f[0])); });
     return state;
+  }
+
+  // A link may name a value the index does not have (an old bookmark, a typo, a hostile link):
+  // it is dropped, once each, rather than drawn as a facet it cannot describe.
+  function known(key, values) {
+    if (!facets) return values; // the index is not loaded yet: run() reads the URL again once it is
+    var info = facets.points.info;
+    var codes = facets.points.values;
+    var allowed = { point: codes, ex: ["是"],
+                    env: codes.map(function (c) { return info[c][1]; }),
+                    dim: codes.map(function (c) { return info[c][2]; }) }[key] ||
+                  (facets[key] && Array.isArray(facets[key].values) ? facets[key].values : []);
+    return values.filter(function (v, i) { return allowed.indexOf(v) >= 0 && values.indexOf(v) === i; });
   }
 
   function writeState(state, push) {

@@ -2,8 +2,10 @@
 
 Admins write `content/briefings/<term>-<n>.md`: front matter (term, issue, date, title) and
 Markdown with photos, placing the term's figures and charts with Jinja2 placeholders such as
-`{{ stats.participation_rate }}` or `{{ charts.groups }}`. The template runs sandboxed with
-autoescaping, so names typed by teachers stay text; charts are trusted SVG made here.
+`{{ stats.participation_rate }}` or `{{ charts.groups }}`. The template runs sandboxed, and every
+value it places goes into Markdown (not HTML), so it is escaped for both: names typed by teachers
+stay text, never a link, an image or an attribute (`![g](x){: onerror=...}`). Charts are trusted
+markup made here.
 """
 
 from __future__ import annotations
@@ -27,6 +29,25 @@ from .stats import TermStats, term_stats
 
 BRIEFINGS = "briefings"
 FEED = "feed.xml"
+
+
+# Characters that Markdown or one of its extensions may read as syntax (links, images, attribute
+# lists, emphasis, code, headings, lists, tables, raw HTML, entities, math, marks). A placed value
+# carries them as character references, which Markdown passes through and the browser shows as
+# the characters. Digits, letters, "." and "%" stay as they are: "60.0%" reads the same in the page source.
+MARKDOWN_SYNTAX = frozenset("\\`*_{}[]()#+-!|<>&\"'~:=^$@")
+
+
+def markdown_text(value: object) -> Markup:
+    """A value as text inside Markdown: its syntax characters as references, its line breaks and
+    indentation as single spaces (a value cannot start a block of its own)."""
+    text = " ".join(str(value).split())
+    return Markup("".join(f"&#{ord(c)};" if c in MARKDOWN_SYNTAX else c for c in text))
+
+
+def _placed(value: object) -> object:
+    """Jinja's finalize: what a placeholder puts into the briefing. Charts (Markup) are ours."""
+    return value if isinstance(value, Markup) else markdown_text(value)
 
 
 class Charts:
@@ -144,7 +165,7 @@ def read_briefings(folder: Path, problems: list[Problem]) -> list[Briefing]:
 def render_briefing(briefing: Briefing, stats: TermStats, catalog: Catalog, problems: list[Problem], chart_cache: Path | None = None) -> str:
     """The briefing's Markdown with its placeholders filled in; on a template error the text is
     published without substitution and the error is reported."""
-    env = SandboxedEnvironment(autoescape=True, undefined=jinja2.ChainableUndefined)
+    env = SandboxedEnvironment(autoescape=True, undefined=jinja2.ChainableUndefined, finalize=_placed)
     context = {"stats": stats, "charts": Charts(stats, catalog, chart_cache), "term": term_label(briefing.term), "catalog": catalog}
     try:
         body = env.from_string(briefing.body).render(context)

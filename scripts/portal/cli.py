@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 from . import forks, pipeline
 from .catalog import load_catalog
+from .lock import build_lock
 from .policy import Policy
 from .model import term_label
 from .project import Project
@@ -102,8 +104,12 @@ def cmd_serve(project: Project, host: str, port: int, watching: bool = True) -> 
     if not (project.site / "index.html").exists():
         print("还没有生成网站，请先运行 make site，并按上面的提示修改。", file=sys.stderr)
         return 1
-    server = make_server(project.site, host, port)
-    bound = server.server_address[1]
+    try:
+        server = make_server(project.site, host, port)
+    except OSError as error:
+        print(f"无法在端口 {port} 上提供网站（{error.strerror}）：可能已有程序占用该端口。请关闭它，或换一个端口：make serve PORT=8080", file=sys.stderr)
+        return 1
+    bound = server.server_address[1]  # the one the system chose for --port 0
     threading.Thread(target=server.serve_forever, daemon=True).start()
     print(f"资源平台已启动：本机打开 http://127.0.0.1:{bound}/ ，校园网内其他电脑打开 http://{lan_address()}:{bound}/", flush=True)
     stop = threading.Event()
@@ -152,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     forks.ERROR_LOG = project.work / ERROR_LOG_NAME
     forks.ERROR_LOG.unlink(missing_ok=True)
     try:
-        return _dispatch(args, project)
+        with build_lock(project.work) if args.command in BUILDS else nullcontext():
+            return _dispatch(args, project)
     except KeyboardInterrupt:
         print("\n已中断：已发布的网站保持不变。", file=sys.stderr)
         return 130
@@ -163,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 ERROR_LOG_NAME = "last-error.log"
+BUILDS = {"site", "showcase", "showcase-zip"}  # one at a time (lock.py); check and serve only read
 
 
 def failure_line(error: BaseException, project: Project) -> str:

@@ -14,8 +14,56 @@ from pathlib import Path
 # How an attachment is shown on its page, decided from its file name extension.
 VIDEO_EXTENSIONS = {".mp4", ".m4v", ".webm", ".mov", ".flv", ".wmv", ".avi", ".mkv", ".mpg", ".mpeg", ".3gp", ".ts"}
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp"}
-# Files a browser would run as a page if opened from our own origin: published as plain text.
-ACTIVE_EXTENSIONS = {".html", ".htm", ".xhtml", ".svg", ".xml", ".js", ".mjs", ".shtml"}
+# Attachments published under their own name, with the type the server sends for each: files no
+# browser renders as a page of our site (video, audio, raster images, PDF, Office, plain text,
+# archives). Anything else (HTML in all its spellings, SVG, XML, scripts, unknown types) is
+# published with NEUTRAL_SUFFIX added, which servers send as application/octet-stream, a download.
+PUBLISHED_AS_IS: dict[str, str] = {
+    **dict.fromkeys((".mp4", ".m4v"), "video/mp4"),
+    ".webm": "video/webm",
+    ".mov": "video/quicktime",
+    ".flv": "video/x-flv",
+    ".wmv": "video/x-ms-wmv",
+    ".avi": "video/x-msvideo",
+    ".mkv": "video/x-matroska",
+    **dict.fromkeys((".mpg", ".mpeg"), "video/mpeg"),
+    ".3gp": "video/3gpp",
+    ".ts": "video/mp2t",
+    ".mp3": "audio/mpeg",
+    ".m4a": "audio/mp4",
+    ".aac": "audio/aac",
+    ".wav": "audio/wav",
+    **dict.fromkeys((".ogg", ".oga"), "audio/ogg"),
+    ".flac": "audio/flac",
+    ".wma": "audio/x-ms-wma",
+    ".amr": "audio/amr",
+    ".png": "image/png",
+    **dict.fromkeys((".jpg", ".jpeg"), "image/jpeg"),
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".bmp": "image/bmp",
+    **dict.fromkeys((".tif", ".tiff"), "image/tiff"),
+    ".pdf": "application/pdf",
+    ".doc": "application/msword",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".xls": "application/vnd.ms-excel",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    **dict.fromkeys((".ppt", ".pps"), "application/vnd.ms-powerpoint"),
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ".ppsx": "application/vnd.openxmlformats-officedocument.presentationml.slideshow",
+    ".odt": "application/vnd.oasis.opendocument.text",
+    ".ods": "application/vnd.oasis.opendocument.spreadsheet",
+    ".odp": "application/vnd.oasis.opendocument.presentation",
+    ".rtf": "application/rtf",
+    **dict.fromkeys((".wps", ".et", ".dps"), "application/octet-stream"),  # WPS Office
+    **dict.fromkeys((".txt", ".srt"), "text/plain"),
+    ".csv": "text/csv",
+    ".vtt": "text/vtt",
+    ".zip": "application/zip",
+    ".rar": "application/vnd.rar",
+    ".7z": "application/x-7z-compressed",
+}
+NEUTRAL_SUFFIX = ".bin"
 
 
 @dataclass(frozen=True)
@@ -45,8 +93,9 @@ class Attachment:
 
     @property
     def published_name(self) -> str:
-        """Where the file lands under the page's `files/`; active content gets a harmless name."""
-        return self.name + ".txt" if self.suffix in ACTIVE_EXTENSIONS else self.name
+        """Where the file lands under the page's `files/`: its own name for an allowed type, a
+        name no browser opens as a page for anything else."""
+        return self.name if self.suffix in PUBLISHED_AS_IS else self.name + NEUTRAL_SUFFIX
 
 
 @dataclass

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .lock import build_lock
 from .project import Project
 
 SETTLE = 1.5  # seconds a changed file must keep its size and time before it is read
@@ -118,7 +119,8 @@ def _rebuild_job(root: Path) -> None:
     before = Snapshot.load(state)
     started = time.monotonic()
     try:
-        outcome = pipeline.build_site(project)
+        with build_lock(project.work):  # an admin's `make site` meanwhile waits, and vice versa
+            outcome = pipeline.build_site(project)
     except Exception as error:  # noqa: BLE001 - one clear line; the old site stays online
         from . import forks
 
