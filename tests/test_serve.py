@@ -70,10 +70,11 @@ def _limit_files() -> None:
 
 @pytest.fixture(scope="module")
 def server(site: Project) -> Iterator[tuple[str, int]]:
-    """`python -m portal serve` as `make serve` runs it, on a port the system picks."""
+    """`python -m portal serve` as `make serve` runs it (without watching: these tests plant files
+    in the built site), on a port the system picks."""
     env = {**os.environ, "PYTHONPATH": str(REPO / "scripts")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "portal", "--root", str(site.root), "serve", "--host", "127.0.0.1", "--port", "0"],
+        [sys.executable, "-m", "portal", "--root", str(site.root), "serve", "--host", "127.0.0.1", "--port", "0", "--no-watch"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_limit_files)
     try:
         line = process.stdout.readline() if process.stdout else ""
