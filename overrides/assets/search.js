@@ -14,7 +14,12 @@
     ["subject", "学科"], ["grade", "年级"], ["point", "能力点"], ["env", "教学环境"],
     ["dim", "维度"], ["type", "类型"], ["term", "学期"], ["group", "教研组"], ["school", "学校"], ["ex", "优秀案例"]
   ];
-  var RUNS = /[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9]+/g;
+  // The same classes as _CJK, _SPACE, _JOIN and _QUERY_JOIN in scripts/portal/index.py.
+  var CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff";
+  var SPACES = /[\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]+/g;
+  var JOIN = new RegExp("(?<=[" + CJK + "]) (?=[" + CJK + "a-z0-9])|(?<=[a-z0-9]) (?=[" + CJK + "])", "g");
+  var QUERY_JOIN = new RegExp("(?<=[" + CJK + "]) (?=[a-z0-9])|(?<=[a-z0-9]) (?=[" + CJK + "])", "g");
+  var traditional = {};  // traditional -> simplified, from facets.json.gz (folding_table() in index.py)
 
   var facets = null;
   var shardCache = {};
@@ -25,21 +30,45 @@
 
   // -- tokens: must agree with tokens() in scripts/portal/index.py ------------------------------
 
-  function fold(text) { return text.normalize("NFKC").toLowerCase(); }
+  function simplify(text) {
+    return Array.from(text, function (c) { return traditional[c] || c; }).join("");
+  }
 
+  function fold(text, query) {
+    var folded = simplify(text.normalize("NFKC").toLowerCase()).replace(SPACES, " ").replace(/^ +| +$/g, "");
+    return folded.replace(query ? QUERY_JOIN : JOIN, "");
+  }
+
+  function grams(run) {  // every 1, 2 and 3 adjacent characters, as grams() in index.py
+    var chars = Array.from(run);
+    var found = new Set(chars);
+    for (var i = 0; i + 1 < chars.length; i++) {
+      found.add(chars[i] + chars[i + 1]);
+      if (i + 2 < chars.length) found.add(chars[i] + chars[i + 1] + chars[i + 2]);
+    }
+    return found;
+  }
+
+  function tokens(text) {  // the index terms of one field: only the tests need these
+    var found = new Set();
+    fold(text).split(" ").forEach(function (run) { grams(run).forEach(function (g) { found.add(g); }); });
+    found.delete("");
+    return Array.from(found).sort();
+  }
+
+  function words(query) {
+    return fold(query, true).split(" ").filter(function (w) { return w; });
+  }
+
+  // A short word looks itself up; a longer one its three-character grams (query_terms() in index.py).
   function queryTerms(query) {
-    var terms = [];
-    var seen = {};
-    (fold(query).match(RUNS) || []).forEach(function (run) {
-      var chars = Array.from(run);
-      var add = function (term, family) {
-        if (!seen[family + term]) { seen[family + term] = true; terms.push({ term: term, family: family }); }
-      };
-      if (/^[a-z0-9]/.test(run)) add(run, "d");
-      else if (chars.length === 1) add(run, "t"); // one character: titles and metadata only
-      else for (var i = 0; i + 1 < chars.length; i++) add(chars[i] + chars[i + 1], "d");
+    var terms = new Set();
+    words(query).forEach(function (word) {
+      var chars = Array.from(word);
+      if (chars.length <= 2) terms.add(word);
+      else grams(word).forEach(function (g) { if (Array.from(g).length === 3) terms.add(g); });
     });
-    return terms;
+    return Array.from(terms).sort();
   }
 
   function shardOf(term, count) {
@@ -153,8 +182,8 @@
       if (anyFilter) for (var i = 0; i < facets.n; i++) all.push(i);
       return Promise.resolve({ candidates: all, tiers: [] });
     }
-    var lookups = [null, "h", "t"].map(function (family) {
-      return Promise.all(terms.map(function (t) { return postings(t.term, family || t.family); }));
+    var lookups = ["d", "h", "t"].map(function (family) {
+      return Promise.all(terms.map(function (term) { return postings(term, family); }));
     });
     return Promise.all(lookups).then(function (found) {
       return { candidates: intersect(found[0]), tiers: [new Set(intersect(found[1])), new Set(intersect(found[2]))] };
@@ -202,7 +231,11 @@
     // Mark every occurrence of the query's words; everything stays text nodes.
     var words = queryWords.filter(function (w) { return w; });
     if (!words.length) { node.textContent = text; return; }
-    var lower = fold(text);
+    // Fold character by character, so that positions in `lower` are positions in `text`.
+    var lower = text.replace(/[^]/gu, function (c) {
+      var f = simplify(c.normalize("NFKC").toLowerCase());
+      return f.length === c.length ? f : c;
+    });
     var i = 0;
     while (i < text.length) {
       var best = -1, length = 0;
@@ -326,7 +359,7 @@
     var state = readState();
     var ticket = ++running;
     root.removeAttribute("data-ready");
-    queryWords = (fold(state.q).match(/\S+/g) || []);
+    queryWords = words(state.q);
     root.querySelectorAll("input[name=q]").forEach(function (input) {
       if (first || document.activeElement !== input) input.value = state.q; // never fight the typist
     });
@@ -367,6 +400,10 @@
 
   // For tests and the benchmark: the ranked document numbers for a query, as the page computes them.
   window.portalSearch = {
+    fold: fold,
+    tokens: tokens,
+    queryWords: words,
+    queryTerms: queryTerms,
     ids: function (query) {
       var state = { q: query, filters: {} };
       FACETS.forEach(function (f) { state.filters[f[0]] = []; });
@@ -382,6 +419,8 @@
     FACETS.forEach(function (f) { if (table[f[0]] && typeof table[f[0]].of === "string") table[f[0]].of = column(table[f[0]].of); });
     table.points.of = table.n ? table.points.of.split(",").map(column) : [];
     table.exemplary = Array.from(table.exemplary, function (c) { return c === "1" ? 1 : 0; });
+    var pairs = Array.from(table.fold || "");
+    for (var k = 0; k + 1 < pairs.length; k += 2) traditional[pairs[k]] = pairs[k + 1];
     facets = table;
     return run();
   }).catch(function () {

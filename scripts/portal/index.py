@@ -3,24 +3,33 @@
 Why our own: word segmentation misses words inside longer words (面积 inside 大面积) and stock
 engines either ship the whole index to every page (Material: 26-31 MB at 2,000 pages) or take
 too long and too much memory to build at 10,000 resources (Pagefind with bigrams: 32 s, 4.3 GB).
-Overlapping character bigrams find every substring of two or more characters; sharding the
-postings by token hash means a query downloads only the shards of its own tokens.
+Overlapping character grams (one, two and three characters) find every substring; sharding the
+postings by term hash means a query downloads only the shards of its own terms.
 
 Files under `search/`:
     facets.json.gz      per-document facet values (subject, grade, type, term, group, points,
                         exemplary), the point catalog and the shard counts; loaded once per visit
-    h/<n>.json.gz       postings of title tokens, CJK single characters included: title
-                        matches rank first
+    h/<n>.json.gz       postings of title terms: title matches rank first
     t/<n>.json.gz       the same for title + metadata (type, subject, points, authors, keywords,
-                        summary): a one-character query searches these, and they rank second
+                        summary): they rank second
     d/<n>.json.gz       postings of all text (title, metadata, Markdown body, document text)
     docs/<n>.json       what results show (title, link, metadata line, points, an excerpt), for
                         documents n*DOCS_PER_FILE onwards: a list of DOCS_PER_FILE entries
 
-Tokens (`tokens()` here and `tokens()` in overrides/assets/search.js must agree): text is folded
-with NFKC and lower-cased; runs of CJK characters give overlapping bigrams (a lone character gives
-itself); runs of ASCII letters and digits give whole words. Document ids are assigned newest first,
-so sorting by id is sorting by date.
+Folding (`fold()` here and in overrides/assets/search.js must agree): NFKC, lower case, each
+traditional character to its simplified form (OpenCC's character table, shipped to the browser
+in facets.json.gz as the pairs whose simplified side occurs on the site), whitespace runs to one
+space, and no space between a CJK character and a CJK character, letter or digit ("1949 年" is
+"1949年"; a line break inside a PDF's sentence disappears). A query keeps its spaces between
+CJK words: they separate words that must all occur.
+
+Terms (`grams()`, the same in search.js): every character, every two and every three adjacent
+characters of each space-free run of a folded field (title, each metadata value, each text).
+A query word of one or two characters looks itself up; a longer one looks up its three-character
+grams, which must all be in one document: a phrase is found as typed, not as pairs found apart.
+Letters, digits and punctuation are characters like any other, so `2.0`, `100%`, `1949年` and
+`b2` inside `b2c` are found as typed. Fields never run into one another. Document ids are
+assigned newest first, so sorting by id is sorting by date.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ import itertools
 import operator
 import re
 import unicodedata
+from importlib import resources
 from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -46,7 +56,11 @@ from .memo import Memo
 from .model import Record, json_text, newest_first
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_RUNS = re.compile(rf"[{_CJK}]+|[a-z0-9]+")
+# The same class in search.js (JavaScript's \s and Python's differ on a few code points).
+_SPACE = "\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_SPACES = re.compile(f"[{_SPACE}]+")
+_JOIN = re.compile(f"(?<=[{_CJK}]) (?=[{_CJK}a-z0-9])|(?<=[a-z0-9]) (?=[{_CJK}])")
+_QUERY_JOIN = re.compile(f"(?<=[{_CJK}]) (?=[a-z0-9])|(?<=[a-z0-9]) (?=[{_CJK}])")
 _TAGS = re.compile(r"<[^>]+>")
 EXCERPT_CHARS = 240
 # Aim for shards of about this many postings: small enough that a query's few shards stay far
@@ -58,23 +72,53 @@ FACETS = ("subject", "grade", "type", "term", "group", "school")
 DOCS_PER_FILE = 4
 
 
-def fold(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).lower()
+def _traditional_table() -> dict[int, str]:
+    """Traditional -> simplified, one character to one (the first of OpenCC's candidates), so a
+    folded text keeps its length and the browser can fold the same way with a plain table."""
+    pairs: dict[int, str] = {}
+    source = resources.files("opencc") / "dictionary" / "TSCharacters.txt"
+    for line in source.read_text(encoding="utf-8").splitlines():
+        traditional, _, simplified = line.partition("\t")
+        target = simplified.split(" ")[0]
+        if len(traditional) == 1 and len(target) == 1 and target != traditional:
+            pairs[ord(traditional)] = target
+    return pairs
 
 
-def tokens(text: str, unigrams: bool = False) -> set[str]:
-    """Index terms of a text: CJK bigrams (and single characters when asked), ASCII words."""
+TRADITIONAL = _traditional_table()
+
+
+def fold(text: str, query: bool = False) -> str:
+    """What search compares: see the module's docstring. `query` keeps spaces between CJK words."""
+    folded = _SPACES.sub(" ", unicodedata.normalize("NFKC", text).lower().translate(TRADITIONAL)).strip(" ")
+    return (_QUERY_JOIN if query else _JOIN).sub("", folded)
+
+
+def grams(run: str) -> set[str]:
+    """Every 1, 2 and 3 adjacent characters of a run (`map` over C functions: quick on long texts)."""
+    pairs = list(map(operator.add, run, run[1:]))
+    return {*run, *pairs, *map(operator.add, pairs, run[2:])}
+
+
+def tokens(text: str) -> set[str]:
+    """Index terms of one field."""
     found: set[str] = set()
-    for run in _RUNS.findall(fold(text)):
-        if run[0].isascii():
-            found.add(run)
-        elif len(run) == 1:
-            found.add(run)
-        else:
-            found.update(map(operator.add, run, run[1:]))  # overlapping bigrams
-            if unigrams:
-                found.update(run)
+    for run in fold(text).split(" "):
+        found |= grams(run)
+    found.discard("")
     return found
+
+
+def query_words(query: str) -> list[str]:
+    """The words of a query, each of which a result contains as typed (after folding)."""
+    return [word for word in fold(query, query=True).split(" ") if word]
+
+
+def query_terms(word: str) -> list[str]:
+    """What a query word looks up: itself when short, else its three-character grams."""
+    if len(word) <= 2:
+        return [word]
+    return sorted(set(map(operator.add, map(operator.add, word, word[1:]), word[2:])))
 
 
 def shard_of(token: str, shards: int) -> int:
@@ -90,21 +134,31 @@ def html_text(fragment: str) -> str:
     return html.unescape(_TAGS.sub(" ", fragment))
 
 
+def metadata_fields(record: Record, catalog: Catalog) -> list[str]:
+    """Each metadata value on its own: a query never matches across two of them."""
+    points = [f"{c} {catalog.points[c].name}" for c in record.competencies]
+    return [record.type, record.subject, record.grade, *points, *record.authors, record.group or "",
+            *record.keywords, record.summary or ""]
+
+
+def body_fields(extracted: Extracted) -> list[str]:
+    """The Markdown body and each document's text, each on its own."""
+    return [html_text(extracted.body_html or ""), *(view.text for view in extracted.files.values())]
+
+
 def metadata_text(record: Record, catalog: Catalog) -> str:
-    points = " ".join(f"{c} {catalog.points[c].name}" for c in record.competencies)
-    parts = [record.type, record.subject, record.grade, points, " ".join(record.authors),
-             record.group or "", " ".join(record.keywords), record.summary or ""]
-    return " ".join(parts)
+    return " ".join(metadata_fields(record, catalog))
 
 
 def body_text(extracted: Extracted) -> str:
-    parts = [html_text(extracted.body_html or ""), *(view.text for view in extracted.files.values())]
-    return " ".join(" ".join(p.split()) for p in parts if p)
+    return " ".join(" ".join(p.split()) for p in body_fields(extracted) if p)
 
 
 def searchable_text(record: Record, extracted: Extracted, catalog: Catalog) -> str:
-    """Everything a query may match, as the index sees it (the ground truth of the search tests)."""
-    return fold(" ".join([record.title, metadata_text(record, catalog), body_text(extracted)]))
+    """Everything a query may match, as the index sees it (the ground truth of the search tests):
+    the folded fields, one a line."""
+    fields = [record.title, *metadata_fields(record, catalog), *body_fields(extracted)]
+    return "\n".join(fold(field) for field in fields)
 
 
 @dataclass
@@ -186,20 +240,35 @@ def _facet_table(records: list[Record], catalog: Catalog) -> dict[str, object]:
     return table
 
 
+def folding_table(terms: Iterable[str]) -> str:
+    """The traditional -> simplified pairs the browser needs, as one string of pairs: those whose
+    simplified character occurs on the site (any other query character finds nothing anyway)."""
+    present = {term for term in terms if len(term) == 1}
+    return "".join(chr(code) + simple for code, simple in sorted(TRADITIONAL.items()) if simple in present)
+
+
 def token_memo(path: Path | None) -> Memo:
     """Index terms of unchanged records, kept between builds: cutting text into tokens is most
     of indexing. Any change to this module (the tokens must match search.js) starts afresh."""
     return Memo(path, "tokens " + hashlib.sha1(Path(__file__).read_bytes()).hexdigest())
 
 
-def record_terms(record: Record, meta: str, body: str, memo: Memo) -> tuple[list[str], list[str], list[str]]:
+def field_terms(fields: Iterable[str]) -> set[str]:
+    found: set[str] = set()
+    for field in fields:
+        found |= tokens(field)
+    return found
+
+
+def record_terms(record: Record, meta: list[str], body: list[str], memo: Memo) -> tuple[list[str], list[str], list[str]]:
     """(title terms, title + metadata terms, all terms) of one record. Remembered as three
     strings (terms never contain a space): far quicker to load than sets of short strings."""
-    key = Memo.key("\0".join([record.title, meta, body]))
+    key = Memo.key("\x1e".join([record.title, *meta, "\x1d", *body]))
     known = memo.get(key)
     if known is None:
-        title = tokens(record.title, unigrams=True)
-        families = (title, title | tokens(meta, unigrams=True), tokens(record.title) | tokens(meta) | tokens(body))
+        title = tokens(record.title)
+        with_meta = title | field_terms(meta)
+        families = (title, with_meta, with_meta | field_terms(body))
         known = tuple(" ".join(terms) for terms in families)
         memo.put(key, known)
     title_terms, meta_terms, text_terms = (joined.split(" ") if joined else [] for joined in known)
@@ -215,13 +284,13 @@ def build_index(records: list[Record], extracted: dict[str, Extracted], catalog:
     (folder / "docs").mkdir(parents=True, exist_ok=True)
     entries: list[dict[str, object]] = []
     for doc, record in enumerate(ordered_records):
-        meta = metadata_text(record, catalog)
-        body = body_text(extracted.get(record.id, Extracted()))
+        meta = metadata_fields(record, catalog)
+        body = body_fields(extracted.get(record.id, Extracted()))
         title_terms, meta_terms, text_terms = record_terms(record, meta, body, memo)
         title_postings.add(doc, title_terms)
         meta_postings.add(doc, meta_terms)
         text_postings.add(doc, text_terms)
-        excerpt = " ".join((record.summary or body).split())[:EXCERPT_CHARS]
+        excerpt = " ".join((record.summary or " ".join(body)).split())[:EXCERPT_CHARS]
         entry = {
             "u": "r/" + quote(record.id) + "/",
             "t": record.title,
@@ -245,5 +314,6 @@ def build_index(records: list[Record], extracted: dict[str, Extracted], catalog:
     facets = _facet_table(ordered_records, catalog)
     facets["shards"] = shard_counts
     facets["docs_per_file"] = DOCS_PER_FILE
+    facets["fold"] = folding_table(text_postings.table)
     sizes["facets"] = _write_gz(folder / "facets.json.gz", facets)
     return sizes
