@@ -1,10 +1,16 @@
 """Personal-data guard for everything that leaves the campus: mainland ID numbers (with a valid
 check digit), mobile numbers and e-mail addresses. A case containing one is held back, and the
-report says where it was found, with the number masked so the report does not spread it."""
+report says where it was found, with the number masked so the report does not spread it.
+
+Text is folded before matching, so a number cannot hide in another spelling of its characters:
+full-width digits and letters (１３８…, ＠), invisible characters between them, HTML character
+references (&#49;) and percent-encoding (tel:%31…) all read as the plain number."""
 
 from __future__ import annotations
 
+import html
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -36,7 +42,38 @@ class Finding:
     masked: str
 
 
+_INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufe00-\ufe0f\ufeff]")
+_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
+def fold(text: str) -> str:
+    """The text as a reader sees it: compatibility forms folded (NFKC), invisible characters gone."""
+    return _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
+
+
+def readings(text: str) -> list[str]:
+    """The text, and the text with character references and percent-encoding decoded (a link
+    target or an attribute in a teacher's Markdown), each folded."""
+    variants = [text]
+    if "&" in text:
+        variants.append(html.unescape(text))
+    if _PERCENT.search(text):
+        from urllib.parse import unquote
+
+        variants.append(unquote(html.unescape(text)))
+    return list(dict.fromkeys(fold(v) for v in variants))
+
+
 def scan_text(text: str, where: str) -> list[Finding]:
+    found: list[Finding] = []
+    for reading in readings(text):
+        for finding in _scan_reading(reading, where):
+            if finding not in found:
+                found.append(finding)
+    return found
+
+
+def _scan_reading(text: str, where: str) -> list[Finding]:
     found: list[Finding] = []
     for match in _ID.finditer(text):
         if valid_id_number(match.group(0)):
