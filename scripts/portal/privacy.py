@@ -32,6 +32,8 @@ def mask(text: str) -> str:
         name, _, domain = text.partition("@")
         return f"{name[:1]}***@{domain}"
     digits = re.sub(r"\D", "", text)
+    if len(digits) == 13 and digits.startswith("86"):  # +86 before a mobile number
+        digits = digits[2:]
     return f"{digits[:3]}****{digits[-4:]}" if len(digits) > 7 else "****"
 
 
@@ -86,5 +88,10 @@ def _scan_reading(text: str, where: str) -> list[Finding]:
 
 
 def scan(parts: Iterable[tuple[str, str]]) -> list[Finding]:
-    """Every (where, text) pair that would be published."""
-    return [finding for where, text in parts if text for finding in scan_text(text, where)]
+    """Every (where, text) pair that would be published; a number found in several places (a
+    file and its preview) is reported where it was found first."""
+    found: dict[tuple[str, str], Finding] = {}
+    for where, text in parts:
+        for finding in scan_text(text, where) if text else []:
+            found.setdefault((finding.kind, finding.masked), finding)
+    return list(found.values())

@@ -75,7 +75,10 @@ def kind_of(suffix: str) -> str | None:
 
 
 def unsupported_reason(suffix: str) -> str:
-    return f"{suffix or '无扩展名'} 文件无法检查和清除其中的个人信息，不能对外公开；请改为 PDF、Word、PowerPoint、图片或视频后重新提交"
+    return f"{suffix or '无扩展名'} 文件无法检查和清除其中的个人信息，不能对外公开"
+
+
+UNSUPPORTED_ADVICE = "请改为 PDF、Word、PowerPoint、Excel、图片或视频后重新提交"
 
 
 # -- Office Open XML (.docx .pptx .xlsx) ---------------------------------------------------------

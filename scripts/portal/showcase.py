@@ -65,8 +65,9 @@ def public_texts(record: Record, extracted: Extracted) -> Iterable[tuple[str, st
 def published_files(record: Record, extracted: Extracted) -> Iterator[tuple[str, Path, str]]:
     """(where, path, suffix) of every file the showcase places beside a case's page: its
     (cleaned) attachments and what was derived from them (previews, captions, posters)."""
-    for attachment in record.attachments:
+    for attachment in record.attachments:  # first the teachers' own files: reports name them
         yield f"文件 {attachment.name}", attachment.source, attachment.suffix
+    for attachment in record.attachments:
         view = extracted.files.get(attachment.name)
         for derived in view.published() if view else []:
             yield f"文件 {attachment.name} 的{_DERIVED.get(Path(derived.name).suffix, '附属文件')}", derived.source, Path(derived.name).suffix
@@ -105,7 +106,7 @@ def public_cases(records: list[Record], extracted: dict[str, Extracted], cache: 
         if unreadable:
             problems.append(_held(record, unreadable, "请检查文件后重新提交"))
             continue
-        findings = list(dict.fromkeys(scan(texts)))
+        findings = scan(texts)
         if findings:
             problems.append(_findings_problem(record, findings))
             continue
@@ -143,7 +144,8 @@ def clean_records(records: list[Record], cache: Cache) -> tuple[list[Record], li
         failed = [(a, reason) for a, reason in zip(record.attachments, outcome) if isinstance(reason, str)]
         if failed:
             attachment, reason = failed[0]
-            problems.append(_held(record, f"文件 {attachment.name}：{reason}", "请处理后重新提交"))
+            advice = scrub.UNSUPPORTED_ADVICE if scrub.kind_of(attachment.suffix) is None else "请检查文件，或另存为 PDF 后重新提交"
+            problems.append(_held(record, f"文件 {attachment.name}：{reason}", advice))
             continue
         cleaned.append(dataclasses.replace(record, attachments=[a for a in outcome if isinstance(a, Attachment)]))
     return cleaned, problems
