@@ -169,6 +169,17 @@ def tagged_video(path: Path) -> Path:
     return path
 
 
+def commented_xlsx(path: Path) -> Path:
+    from openpyxl import Workbook
+    from openpyxl.comments import Comment
+
+    workbook = Workbook()
+    workbook.active["A1"] = "评价量规"
+    workbook.active["A1"].comment = Comment("表格批注 13800000020", "表格批注人寅")
+    workbook.save(path)
+    return path
+
+
 def legacy_doc(path: Path) -> Path:
     """A Word 97 .doc with an author and a comment, as LibreOffice (or WPS) saves it."""
     source = docx_with(path.with_name("source.docx"), lambda document: (_core(document), _comment(document)))
@@ -223,6 +234,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Project, pipeline.O
     write_markdown(term / "邮件链接.md", {**PUBLIC, "title": "邮件链接案例"}, "[写信给我](mailto:md.leak@example.com)")
     write_markdown(term / "标题属性.md", {**PUBLIC, "title": "标题属性案例"}, '<abbr title="班主任 13800000016">班主任</abbr>的话')
     write_meta(term / "全角数字", {**PUBLIC, "title": "全角数字案例", "summary": "联系１３８ ００００ ００１７"})
+    commented_xlsx(case(term, "表格批注", "表格批注案例") / "量规.xlsx")
     legacy_doc(case(term, "旧版文档", "旧版文档案例") / "教案.doc")
     (case(term, "压缩包", "压缩包案例") / "素材.zip").write_bytes(_zip_with("名单.txt", "13800000019"))
     # The clean exemplary case: files with what any tool writes (python-docx's author, a photo's
@@ -348,6 +360,7 @@ CASES = [
     ("markdown-mailto-link", "邮件链接.md", "邮件链接案例", ["md.leak@example.com", "md.leak"], HELD, "正文中有电子邮箱"),
     ("markdown-title-attribute", "标题属性.md", "标题属性案例", ["13800000016"], HELD, "正文中有手机号"),
     ("full-width-digits", "全角数字", "全角数字案例", ["１３８", "００１７"], HELD, "简介中有手机号（138****0017）"),
+    ("excel-comment", "表格批注", "表格批注案例", ["13800000020", "表格批注人寅"], CLEAN, None),
     ("legacy-word-document", "旧版文档", "旧版文档案例", ["作者隐私名丁", "修改人戊", "批注泄露甲", "批注作者乙", "core.leak@example.com"], CLEAN, None),
     ("unknown-file-type", "压缩包", "压缩包案例", ["素材.zip", "13800000019"], HELD, "文件 素材.zip：.zip 文件无法检查"),
 ]

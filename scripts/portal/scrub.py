@@ -47,8 +47,8 @@ MEDIA_SUFFIXES = set(video.VIDEO_SUFFIXES) | AUDIO_SUFFIXES
 TEXT_SUFFIXES = {".txt", ".srt", ".vtt", ".md", ".csv", ".tsv", ".json", ".html", ".htm", ".xhtml", ".shtml",
                  ".xml", ".svg", ".js", ".mjs", ".css"}
 TIMEOUT = 3600.0  # a stream copy of a long lesson recording on a slow disk
-MAX_PART = 256 * 1024 * 1024  # bytes one part of an Office file may inflate to
-MAX_PACKAGE = 1024 * 1024 * 1024  # and all parts together
+MAX_XML_PART = 64 * 1024 * 1024  # bytes one XML part of an Office file may inflate to
+MAX_PACKAGE = 2048 * 1024 * 1024  # and all parts together (slides may embed videos)
 
 
 class ScrubError(ArtefactError):
@@ -93,6 +93,12 @@ _DROPPED_PARTS = re.compile(
     r"|xl/comments\d*\.xml|xl/threadedComments/.*|xl/persons/.*|xl/revisions/.*)$",
     re.IGNORECASE,
 )
+# The same parts found by how the package refers to them, wherever a tool chose to put them.
+_DROPPED_RELATIONSHIPS = {
+    "core-properties", "extended-properties", "custom-properties", "thumbnail", "comments", "commentAuthors",
+    "authors", "commentsExtended", "commentsIds", "commentsExtensible", "people", "threadedComment", "person",
+    "revisionHeaders", "usernames",
+}
 _NOTES_PART = re.compile(r"^ppt/notesSlides/[^/]+\.xml$", re.IGNORECASE)
 # Word elements removed with their content: deleted and moved-away text, the record of earlier
 # formatting, comment anchors, the template's path on the teacher's PC, document variables.
@@ -123,7 +129,8 @@ def _local(tag: object) -> str:
 def _members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     """The parts, refused before inflating anything when they would grow too large."""
     infos = archive.infolist()
-    if any(i.file_size > MAX_PART for i in infos) or sum(i.file_size for i in infos) > MAX_PACKAGE:
+    xml = [i for i in infos if i.filename.endswith((".xml", ".rels", ".vml"))]
+    if any(i.file_size > MAX_XML_PART for i in xml) or sum(i.file_size for i in infos) > MAX_PACKAGE:
         raise ScrubError("文件解压后过大，可能是恶意构造的压缩包")
     return infos
 
@@ -238,6 +245,24 @@ def _clean_member(name: str, data: bytes, dropped: set[str], depth: int) -> byte
     return data
 
 
+def _dropped_by_relationship(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> set[str]:
+    from lxml import etree
+
+    dropped: set[str] = set()
+    for info in infos:
+        if not info.filename.endswith(".rels"):
+            continue
+        try:
+            root = etree.fromstring(archive.read(info), _parser())
+        except etree.XMLSyntaxError as error:
+            raise ScrubError(f"文件内部的 {info.filename} 已损坏") from error
+        for relationship in root:
+            kind = (relationship.get("Type") or "").rsplit("/", 1)[-1]
+            if kind in _DROPPED_RELATIONSHIPS and relationship.get("TargetMode") != "External":
+                dropped.add(_target(info.filename, relationship.get("Target") or ""))
+    return dropped
+
+
 def clean_office_bytes(data: bytes, depth: int = 0) -> bytes:
     """A cleaned copy of an Office Open XML package, written deterministically."""
     try:
@@ -246,7 +271,7 @@ def clean_office_bytes(data: bytes, depth: int = 0) -> bytes:
         raise ScrubError("不是有效的 Office 文件（无法解压）") from error
     with archive:
         infos = _members(archive)
-        dropped = {i.filename for i in infos if _DROPPED_PARTS.match(i.filename)}
+        dropped = {i.filename for i in infos if _DROPPED_PARTS.match(i.filename)} | _dropped_by_relationship(archive, infos)
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as written:
             for info in infos:
@@ -621,10 +646,16 @@ def published_text(path: Path, suffix: str) -> str:
     raise ScrubError(unsupported_reason(suffix))
 
 
-def _isolated(function: Callable[..., Any], *args: object) -> Any:
-    """Cleaning and reading run in a process of their own: qpdf, Pillow and FFmpeg are C code
-    reading untrusted files (see forks.isolated)."""
-    return isolated(function, *args, timeout=TIMEOUT)
+# qpdf, PDFium, Pillow and FFmpeg are C code reading untrusted files: that work runs in a
+# process of its own (see forks.isolated), where a crash or a hang ends the child, not the build.
+# Office files (lxml, as python-docx reads them) and plain text are handled in this process.
+_ISOLATED_KINDS = {"pdf", "image", "media"}
+
+
+def _run(suffix: str, function: Callable[..., Any], *args: object) -> Any:
+    if kind_of(suffix) in _ISOLATED_KINDS:
+        return isolated(function, *args, timeout=TIMEOUT)
+    return function(*args)
 
 
 def clean_cached(source: Path, suffix: str, cache: Cache) -> Path:
@@ -635,7 +666,7 @@ def clean_cached(source: Path, suffix: str, cache: Cache) -> Path:
         suffix = documents.LEGACY_TO_MODERN[suffix.lower()]
     if kind_of(suffix) == "text":
         return source  # published as it is; its text is checked
-    return cache.artefact("scrubbed", cache.digest(source), suffix.lower(), lambda target: _isolated(clean, source, suffix, target))
+    return cache.artefact("scrubbed", cache.digest(source), suffix.lower(), lambda target: _run(suffix, clean, source, suffix, target))
 
 
 def _modern(source: Path, suffix: str, cache: Cache) -> Path:
@@ -654,4 +685,4 @@ def published_suffix(suffix: str) -> str:
 
 def text_cached(path: Path, suffix: str, cache: Cache) -> str:
     """`published_text`, read once per content."""
-    return cache.text("published-text", cache.digest(path), lambda: _isolated(published_text, path, suffix))
+    return cache.text("published-text", cache.digest(path), lambda: _run(suffix, published_text, path, suffix))
