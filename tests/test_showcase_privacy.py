@@ -115,7 +115,15 @@ def pdf_metadata(path: Path) -> Path:
         pdf.docinfo["/Keywords"] = "13800000008"
         with pdf.open_metadata() as meta:
             meta["dc:creator"] = ["XMP作者辛"]
+        # A photo placed on the page: a JPEG stream inside the PDF, with its EXIF.
+        picture = photo(path.with_name("placed.jpg"))
+        image = pikepdf.Stream(pdf, picture.read_bytes(), Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Image, Width=480, Height=270,
+                               ColorSpace=pikepdf.Name.DeviceRGB, BitsPerComponent=8, Filter=pikepdf.Name.DCTDecode)
+        page = pdf.pages[0]
+        page.add_resource(image, pikepdf.Name.XObject, pikepdf.Name.Photo)
+        page.contents_add(pikepdf.Stream(pdf, b"q 96 0 0 54 20 20 cm /Photo Do Q"))
         pdf.save(path)
+    picture.unlink()
     path.with_name("raw.pdf").unlink()
     return path
 
@@ -347,7 +355,7 @@ CASES = [
     ("word-core-properties", "文档属性", "文档属性案例", ["作者隐私名丁", "修改人戊", "core.leak@example.com"], CLEAN, None),
     ("powerpoint-notes", "演讲备注", "演讲备注案例", ["13800000006", "备注人己"], CLEAN, None),
     ("powerpoint-grouped-shape", "组合图形", "组合图形案例", ["13800000007"], HELD, "文件 课件.pptx中有手机号"),
-    ("pdf-metadata", "PDF属性", "PDF属性案例", ["PDF作者庚", "XMP作者辛", "13800000008"], CLEAN, None),
+    ("pdf-metadata", "PDF属性", "PDF属性案例", ["PDF作者庚", "XMP作者辛", "13800000008", "OwnerLeakName", "Artist Guo Leak"], CLEAN, None),
     ("pdf-annotation", "PDF批注", "PDF批注案例", ["13800000009", "注释人壬"], CLEAN, None),
     ("photo-exif", "照片", "照片案例", ["Artist Guo Leak", "OwnerLeakName", "13800000018", "PNG作者癸", "png.leak@example.com"], CLEAN, None),
     ("video-tags", "视频标签", "视频标签案例", ["视频作者子", "13800000010", "录制人丑"], CLEAN, None),

@@ -520,9 +520,19 @@ def clean_pdf(source: Path, target: Path) -> None:
             if isinstance(obj, (pikepdf.Dictionary, pikepdf.Stream)) and "/Metadata" in obj:
                 del obj["/Metadata"]
             if isinstance(obj, pikepdf.Stream) and obj.get("/Filter") == pikepdf.Name.DCTDecode:
-                obj.write(clean_jpeg(obj.read_raw_bytes()), filter=pikepdf.Name.DCTDecode)
+                _clean_embedded_jpeg(obj)
         pdf.remove_unreferenced_resources()
         pdf.save(target, deterministic_id=True)
+
+
+def _clean_embedded_jpeg(stream: Any) -> None:
+    """A photo placed in a PDF is a JPEG file inside it, EXIF and all."""
+    import pikepdf
+
+    try:
+        stream.write(clean_jpeg(stream.read_raw_bytes()), filter=pikepdf.Name.DCTDecode)
+    except ScrubError:  # not a JPEG stream we understand: viewers draw it; it is left as it is
+        pass
 
 
 def _pdf_strings(obj: Any, seen: set[tuple[int, int]]) -> Iterator[str]:
