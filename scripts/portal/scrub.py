@@ -166,11 +166,9 @@ def _unwrap(element: Any) -> None:
 
 def _clean_word(root: Any) -> None:
     for element in list(root.iter(f"{W}del")):
-        # A deleted table row: its whole row goes (Word's "accept all changes").
-        if _local(element.getparent().tag if element.getparent() is not None else None) == "trPr":
-            row = element.getparent().getparent()
-            if row is not None and row.getparent() is not None:
-                _remove(row)
+        parent = element.getparent()
+        if parent is not None and parent.tag == f"{W}trPr" and parent.getparent() is not None:
+            _remove(parent.getparent())  # a deleted table row goes whole, as "accept all changes" does
     for element in list(root.iter(*_W_REMOVED)):
         _remove(element)
     for element in list(root.iter(*_W_UNWRAPPED)):

@@ -4,10 +4,10 @@ Only accepted submissions that are exemplary AND shared as public leave the camp
 after the personal-data guard passed them. What leaves is cleaned copies of their files (see
 scrub.py: no document properties, comments, tracked deletions, speaker notes, EXIF, PDF metadata
 or video tags), and the guard reads everything published: every field and the case's id (its
-URL), the Markdown body with its link targets and attributes, every file and folder name, and all
-text each cleaned file and each derived file (preview, captions) still holds. Internal fields (level, review), the roster, reports
-and statistics are never part of it: the showcase is generated from the records alone, by the
-same generator with the campus-only sections switched off.
+URL), the Markdown body with its link targets and attributes, every file and folder name, and
+all text each cleaned file and each derived file (preview, captions) still holds. Internal fields
+(level, review), the roster, reports and statistics are never part of it: the showcase is
+generated from the records alone, by the same generator with the campus-only sections switched off.
 
 Each case page carries schema.org `LearningResource` JSON-LD; `catalog.json` lists every case
 with its files, and is also what another school drops into `resources/_peers/<school>/` to show
