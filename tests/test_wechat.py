@@ -8,7 +8,6 @@ import base64
 import io
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 from factories import make_project, write_meta

@@ -25,7 +25,7 @@ from .project import Project
 from .register import TableError, Teacher, find_roster, read_roster
 from .settings import Settings, nav_pages
 from .peers import read_peers
-from .showcase import CATALOG_FILE, FEED_FILE, catalog_json, cases_feed, is_candidate, public_cases
+from .showcase import CATALOG_FILE, FEED_FILE, catalog_json, cases_feed, is_candidate, prepare_cases
 
 
 @dataclass
@@ -178,9 +178,8 @@ def build_showcase(project: Project) -> Outcome:
         outcome.intake = scan(project.resources, catalog)
     candidates = [r for r in outcome.intake.records if is_candidate(r)]
     with outcome.timed("extract"):
-        extracted, outcome.problems = extract(candidates, outcome.cache, catalog, Tools.detect(settings.office_previews, settings.max_video_mb, settings.max_file_mb))
-        cases, held = public_cases(candidates, extracted)
-        outcome.problems.extend(held)
+        tools = Tools.detect(settings.office_previews, settings.max_video_mb, settings.max_file_mb)
+        cases, extracted, outcome.problems = prepare_cases(candidates, outcome.cache, catalog, tools)
         outcome.published = cases
     docs = project.work / "showcase-docs"
     with outcome.timed("generate"):

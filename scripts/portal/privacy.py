@@ -1,10 +1,16 @@
 """Personal-data guard for everything that leaves the campus: mainland ID numbers (with a valid
 check digit), mobile numbers and e-mail addresses. A case containing one is held back, and the
-report says where it was found, with the number masked so the report does not spread it."""
+report says where it was found, with the number masked so the report does not spread it.
+
+Text is folded before matching, so a number cannot hide in another spelling of its characters:
+full-width digits and letters (１３８…, ＠), invisible characters between them, HTML character
+references (&#49;) and percent-encoding (tel:%31…) all read as the plain number."""
 
 from __future__ import annotations
 
+import html
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -26,6 +32,8 @@ def mask(text: str) -> str:
         name, _, domain = text.partition("@")
         return f"{name[:1]}***@{domain}"
     digits = re.sub(r"\D", "", text)
+    if len(digits) == 13 and digits.startswith("86"):  # +86 before a mobile number
+        digits = digits[2:]
     return f"{digits[:3]}****{digits[-4:]}" if len(digits) > 7 else "****"
 
 
@@ -36,7 +44,38 @@ class Finding:
     masked: str
 
 
+_INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufe00-\ufe0f\ufeff]")
+_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
+def fold(text: str) -> str:
+    """The text as a reader sees it: compatibility forms folded (NFKC), invisible characters gone."""
+    return _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
+
+
+def readings(text: str) -> list[str]:
+    """The text, and the text with character references and percent-encoding decoded (a link
+    target or an attribute in a teacher's Markdown), each folded."""
+    variants = [text]
+    if "&" in text:
+        variants.append(html.unescape(text))
+    if _PERCENT.search(text):
+        from urllib.parse import unquote
+
+        variants.append(unquote(html.unescape(text)))
+    return list(dict.fromkeys(fold(v) for v in variants))
+
+
 def scan_text(text: str, where: str) -> list[Finding]:
+    found: list[Finding] = []
+    for reading in readings(text):
+        for finding in _scan_reading(reading, where):
+            if finding not in found:
+                found.append(finding)
+    return found
+
+
+def _scan_reading(text: str, where: str) -> list[Finding]:
     found: list[Finding] = []
     for match in _ID.finditer(text):
         if valid_id_number(match.group(0)):
@@ -49,5 +88,10 @@ def scan_text(text: str, where: str) -> list[Finding]:
 
 
 def scan(parts: Iterable[tuple[str, str]]) -> list[Finding]:
-    """Every (where, text) pair that would be published."""
-    return [finding for where, text in parts if text for finding in scan_text(text, where)]
+    """Every (where, text) pair that would be published; a number found in several places (a
+    file and its preview) is reported where it was found first."""
+    found: dict[tuple[str, str], Finding] = {}
+    for where, text in parts:
+        for finding in scan_text(text, where) if text else []:
+            found.setdefault((finding.kind, finding.masked), finding)
+    return list(found.values())

@@ -1,9 +1,13 @@
 """The public showcase for other schools, and other schools' showcases on our campus site.
 
 Only accepted submissions that are exemplary AND shared as public leave the campus, and only
-after the personal-data guard passed them. Internal fields (level, review), the roster, reports
-and statistics are never part of it: the showcase is generated from the records alone, by the
-same generator with the campus-only sections switched off.
+after the personal-data guard passed them. What leaves is cleaned copies of their files (see
+scrub.py: no document properties, comments, tracked deletions, speaker notes, EXIF, PDF metadata
+or video tags), and the guard reads everything published: every field and the case's id (its
+URL), the Markdown body with its link targets and attributes, every file and folder name, and
+all text each cleaned file and each derived file (preview, captions) still holds. Internal fields
+(level, review), the roster, reports and statistics are never part of it: the showcase is
+generated from the records alone, by the same generator with the campus-only sections switched off.
 
 Each case page carries schema.org `LearningResource` JSON-LD; `catalog.json` lists every case
 with its files, and is also what another school drops into `resources/_peers/<school>/` to show
@@ -12,18 +16,22 @@ our cases on its own campus site (peers.py reads it there).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from markupsafe import Markup
 
+from . import scrub
 from .catalog import Catalog
-from .extract import Extracted
+from .extract import ArtefactError, Cache, Extracted, Published, Tools, extract
 from .index import html_text
-from .model import Problem, Record, json_text, newest_first
-from .privacy import scan
+from .model import Attachment, Problem, Record, json_text, newest_first
+from .privacy import Finding, scan
 
 CATALOG_FILE = "catalog.json"
 FEED_FILE = "feed.xml"
@@ -36,11 +44,14 @@ def is_candidate(record: Record) -> bool:
 
 def public_texts(record: Record, extracted: Extracted) -> Iterable[tuple[str, str]]:
     """Every text of a case that the showcase would publish, with where it comes from."""
+    yield "编号", record.id  # the case's address: a folder name becomes its URL
     yield "标题", record.title
     yield "简介", record.summary or ""
     yield "关键词", " ".join(record.keywords)
     yield "作者", " ".join(record.authors)
     yield "教研组", record.group or ""
+    yield "正文", record.body_markdown or ""  # as written: link targets (tel:, mailto:) and attributes too
+    yield "正文", extracted.body_html or ""
     yield "正文", html_text(extracted.body_html or "")
     for attachment in record.attachments:
         yield "文件名", attachment.name
@@ -49,20 +60,125 @@ def public_texts(record: Record, extracted: Extracted) -> Iterable[tuple[str, st
             yield f"文件 {attachment.name}", view.text
 
 
-def public_cases(records: list[Record], extracted: dict[str, Extracted]) -> tuple[list[Record], list[Problem]]:
-    """The cases that may go public, and a report line for every one held back."""
+def published_files(record: Record, extracted: Extracted) -> Iterator[tuple[str, Path, str]]:
+    """(where, path, suffix) of every file the showcase places beside a case's page: its
+    (cleaned) attachments and what was derived from them (previews, captions, posters)."""
+    for attachment in record.attachments:  # first the teachers' own files: reports name them
+        yield f"文件 {attachment.name}", attachment.source, attachment.suffix
+    for attachment in record.attachments:
+        view = extracted.files.get(attachment.name)
+        for derived in view.published() if view else []:
+            yield f"文件 {attachment.name} 的{_DERIVED.get(Path(derived.name).suffix, '附属文件')}", derived.source, Path(derived.name).suffix
+
+
+_DERIVED = {".pdf": "预览", ".vtt": "字幕", ".jpg": "封面", ".mp4": "转码视频"}
+HOLD = "该案例暂不公开"
+
+
+def _held(record: Record, what: str, advice: str) -> Problem:
+    return Problem(record.source_label, "公开前检查", f"{what}。{HOLD}，{advice}", refused=False)
+
+
+def _findings_problem(record: Record, findings: list[Finding]) -> Problem:
+    where = "；".join(f"{f.where}中有{f.kind}（{f.masked}）" for f in findings[:5])
+    return _held(record, where, "请教师删去个人信息后重新提交")
+
+
+def public_cases(records: list[Record], extracted: dict[str, Extracted], cache: Cache) -> tuple[list[Record], list[Problem]]:
+    """The cases that may go public, and a report line for every one held back. `records` hold
+    cleaned attachments (`clean_records`), `extracted` what was derived from them."""
     cases: list[Record] = []
     problems: list[Problem] = []
     for record in records:
         if not is_candidate(record):
             continue
-        findings = scan(public_texts(record, extracted.get(record.id, Extracted())))
+        done = extracted.get(record.id, Extracted())
+        texts = list(public_texts(record, done))
+        unreadable: str | None = None
+        for where, path, suffix in published_files(record, done):
+            try:
+                texts.append((where, scrub.text_cached(path, suffix, cache)))
+            except ArtefactError as error:
+                unreadable = f"{where}无法检查（{error}）"
+                break
+        if unreadable:
+            problems.append(_held(record, unreadable, "请检查文件后重新提交"))
+            continue
+        findings = scan(texts)
         if findings:
-            where = "；".join(f"{f.where}中有{f.kind}（{f.masked}）" for f in findings[:5])
-            problems.append(Problem(record.source_label, "公开前检查", f"{where}。该案例暂不公开，请教师删去个人信息后重新提交", refused=False))
+            problems.append(_findings_problem(record, findings))
             continue
         cases.append(record)
     return cases, problems
+
+
+def _clean_attachment(attachment: Attachment, taken: set[str], cache: Cache) -> Attachment | str:
+    """The cleaned copy as an attachment (under its published name), or why there is none."""
+    if scrub.kind_of(attachment.suffix) is None:
+        return scrub.unsupported_reason(attachment.suffix)
+    try:
+        cleaned = scrub.clean_cached(attachment.source, attachment.suffix, cache)
+    except ArtefactError as error:
+        return f"无法清除其中的隐藏信息（{error}）"
+    name = attachment.name
+    suffix = scrub.published_suffix(attachment.suffix)
+    if suffix != attachment.suffix:  # a legacy document goes out as its cleaned conversion
+        name = str(Path(name).with_suffix(suffix).as_posix())
+        name = name if name not in taken else attachment.name + suffix
+    return Attachment(cleaned, name, cleaned.stat().st_size)
+
+
+def clean_records(records: list[Record], cache: Cache) -> tuple[list[Record], list[Problem]]:
+    """Each record with cleaned copies of its files in place of the originals; a record with a
+    file that cannot be cleaned is held back (the campus site keeps the originals)."""
+    jobs = [(record, attachment) for record in records for attachment in record.attachments]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        made = list(pool.map(lambda job: _clean_attachment(job[1], {a.name for a in job[0].attachments}, cache), jobs))
+    results = dict(zip(((r.id, a.name) for r, a in jobs), made))
+    cleaned: list[Record] = []
+    problems: list[Problem] = []
+    for record in records:
+        outcome = [results[(record.id, a.name)] for a in record.attachments]
+        failed = [(a, reason) for a, reason in zip(record.attachments, outcome) if isinstance(reason, str)]
+        if failed:
+            attachment, reason = failed[0]
+            advice = scrub.UNSUPPORTED_ADVICE if scrub.kind_of(attachment.suffix) is None else "请检查文件，或另存为 PDF 后重新提交"
+            problems.append(_held(record, f"文件 {attachment.name}：{reason}", advice))
+            continue
+        cleaned.append(dataclasses.replace(record, attachments=[a for a in outcome if isinstance(a, Attachment)]))
+    return cleaned, problems
+
+
+def clean_derived(records: list[Record], extracted: dict[str, Extracted], cache: Cache) -> list[Problem]:
+    """Previews, posters, converted videos and captions made from the cleaned files are cleaned
+    in turn (a PDF preview carries the converter's metadata); one that cannot be is left out."""
+    problems: list[Problem] = []
+    for record in records:
+        for name, view in extracted[record.id].files.items():
+            for slot in ("preview", "playable", "poster", "captions"):
+                derived: Published | None = getattr(view, slot)
+                if derived is None:
+                    continue
+                try:
+                    source = scrub.clean_cached(derived.source, Path(derived.name).suffix, cache)
+                    setattr(view, slot, Published(source, derived.name))
+                except ArtefactError as error:
+                    setattr(view, slot, None)
+                    problems.append(Problem(record.source_label, f"文件 {name}", f"{derived.name} 无法清除隐藏信息，未公开（{error}）", refused=False))
+    return problems
+
+
+def prepare_cases(candidates: list[Record], cache: Cache, catalog: Catalog, tools: Tools) -> tuple[list[Record], dict[str, Extracted], list[Problem]]:
+    """What may go public, from the showcase candidates: their files cleaned, read, checked.
+    Returns the cases (holding cleaned copies), what was derived from them, and the problems."""
+    cleaned, problems = clean_records(candidates, cache)
+    extracted, found = extract(cleaned, cache, catalog, tools)
+    problems.extend(found)
+    problems.extend(clean_derived(cleaned, extracted, cache))
+    cases, held = public_cases(cleaned, extracted, cache)
+    problems.extend(held)
+    cache.save()
+    return cases, extracted, problems
 
 
 def _script_json(data: object) -> Markup:
