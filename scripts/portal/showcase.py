@@ -171,6 +171,9 @@ def read_peers(resources: Path, catalog: Catalog) -> tuple[list[Record], list[Pr
         return records, problems
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         label = f"{PEERS}/{folder.name}/{CATALOG_FILE}"
+        if folder.is_symlink() or root.is_symlink():  # a link could lead to the roster or anywhere
+            problems.append(Problem(f"{PEERS}/{folder.name}", "", "兄弟学校的文件夹是一个链接，未读取；请把对方的 showcase 文件夹复制到这里"))
+            continue
         try:
             data = json.loads((folder / CATALOG_FILE).read_text(encoding="utf-8-sig"))
             cases = data["cases"]
