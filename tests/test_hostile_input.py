@@ -22,6 +22,7 @@ from factories import REPO, assert_accounting, make_docx, make_pptx, write_markd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import portal
 from portal.catalog import load_catalog
 from portal.intake import scan
 from portal.model import Intake
@@ -292,7 +293,8 @@ print(json.dumps({"records": [r.title for r in intake.records], "found": intake.
 
 def scan_elsewhere(resources: Path, *prefix: str) -> dict:
     """Scan in a process of its own (optionally as another user): a hang fails the test, not the suite."""
-    command = [*prefix, sys.executable, "-c", SCAN_AND_PRINT, str(REPO / "scripts"), str(resources), str(REPO / "catalog")]
+    package = Path(portal.__file__).parent.parent  # the code under test, wherever pytest found it
+    command = [*prefix, sys.executable, "-c", SCAN_AND_PRINT, str(package), str(resources), str(REPO / "catalog")]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
