@@ -275,8 +275,12 @@ def test_a_name_too_long_to_publish_is_refused(tmp_path: Path) -> None:
     folder = tmp_path / T / "张敏"
     write_meta(folder, BASE)
     (folder / name).write_text("<p>课件</p>", encoding="utf-8")
-    message = refusals(scan(tmp_path, CATALOG), f"{T}/张敏")
-    assert name in message and "文件名过长" in message
+    write_meta(tmp_path / T / "李强", {**BASE, "title": "最长的文件名"})
+    (tmp_path / T / "李强" / ("长" * 83 + "a.pdf")).write_bytes(b"%PDF-1.4")  # 255 bytes, published as it is
+    intake = scan(tmp_path, CATALOG)
+    message = refusals(intake, f"{T}/张敏")
+    assert name in message and "文件名过长" in message and "258 字节" in message
+    assert [r.title for r in intake.records] == ["最长的文件名"]
 
 
 SCAN_AND_PRINT = """
@@ -443,3 +447,11 @@ def test_any_xlsx_register_row_becomes_a_record_or_a_refusal_naming_it(tmp_path_
     resources = tmp_path_factory.mktemp("xlsx")
     write_xlsx(resources / T / "登记表.xlsx", [HEADER, *rows])
     _check_rows(resources, "登记表.xlsx")
+
+
+def test_a_body_that_breaks_the_parser_does_not_spoil_the_next_one() -> None:
+    from portal.extract import safe_markdown_html
+
+    ok, _ = safe_markdown_html("- " * 3000 + "x", [])  # nested three thousand deep: RecursionError
+    assert not ok
+    assert safe_markdown_html("第一段\n\n第二段", []) == (True, "<p>第一段</p>\n<p>第二段</p>")

@@ -523,6 +523,7 @@ def safe_markdown_html(text: str, names: list[str]) -> tuple[bool, str]:
     try:
         return True, markdown_html(text, names)
     except Exception as error:  # RecursionError and whatever else a parser may raise
+        _markdown.cache_clear()  # a converter interrupted midway renders every later text wrong
         return False, f"正文无法按 Markdown 排版（{type(error).__name__}），已按纯文本显示"
 
 

@@ -375,7 +375,7 @@ def normalise(
 
 # -- files ---------------------------------------------------------------------------------------
 
-NAME_MAX_BYTES = 255  # one path segment on ext4, XFS, NTFS (in UTF-16 units) and most others
+NAME_MAX_BYTES = 255  # one path segment on ext4, XFS and most other file systems; active files gain ".txt"
 
 
 def _resolved(path: Path) -> Path | None:
@@ -430,13 +430,13 @@ def _attachment_problem(path: Path, name: str) -> str | None:
     reason = unreadable(path)
     if reason is not None:
         return reason
-    target = _resolved(path)
+    target = _resolved(path) if path.is_symlink() else path
     if target is not None and target.name.lower() in META_NAMES:
         return "是成果信息文件（meta.yml），含等级、评审意见等内部信息，不能作为附件发布"
     published = Attachment(path, name, 0).published_name
     for part in PurePosixPath(published).parts:
-        if len(part.encode("utf-8")) > NAME_MAX_BYTES - 1:
-            return f"文件名过长（发布时 {len(part.encode('utf-8'))} 字节，上限 {NAME_MAX_BYTES - 1} 字节，约 80 个汉字），请改短文件名"
+        if len(part.encode("utf-8")) > NAME_MAX_BYTES:
+            return f"文件名过长（发布时 {len(part.encode('utf-8'))} 字节，上限 {NAME_MAX_BYTES} 字节，约 85 个汉字），请改短文件名"
     return None
 
 
