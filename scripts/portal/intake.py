@@ -461,16 +461,17 @@ class TermFiles:
     the second is refused, naming the first."""
 
     folder: Path
+    top: Path | None  # the folder, resolved
     registers: set[Path] = field(default_factory=set)  # resolved
     owners: dict[Path, str] = field(default_factory=dict)  # resolved file -> submission that named it
 
     @classmethod
     def of(cls, folder: Path, registers: set[Path] | None = None) -> TermFiles:
-        return cls(folder, {r for r in map(_resolved, registers or set()) if r is not None})
+        return cls(folder, _resolved(folder), {r for r in map(_resolved, registers or set()) if r is not None})
 
     def refusal(self, path: Path, source: Path, label: str) -> str | None:
         """Why the submission at `source` (labelled `label`) may not publish `path`, or None."""
-        target, top = _resolved(path), _resolved(self.folder)
+        target, top = _resolved(path), self.top
         if target is None or top is None or not target.is_relative_to(top):
             return None  # refused elsewhere (a loop, or a link out of the term folder)
         if target in self.registers:
@@ -600,7 +601,7 @@ def read_folder(folder: Path, term: str, label: str, catalog: Catalog, memo: Met
     if meta_path is None:
         check.refuse("", "文件夹里没有 meta.yml，无法知道这份成果的标题、学科等信息")
         return None, check.problems
-    if _resolved(meta_path) is not None and not _inside(meta_path, folder):
+    if meta_path.is_symlink() and _resolved(meta_path) is not None and not _inside(meta_path, folder):
         check.refuse("", "meta.yml 是指向成果文件夹之外的链接")
         return None, check.problems
     data = read_file(meta_path, check)
@@ -828,11 +829,12 @@ def _warn_unclaimed(resources: Path, records: list[Record], registers: set[Path]
     say why a loose file that is not a regular file (a FIFO, a broken link) was not read."""
     claimed = {a.source.resolve() for r in records for a in r.attachments}
     for term_dir in sorted(p for p in resources.iterdir() if p.is_dir() and is_term_name(p.name) and os.access(p, os.R_OK | os.X_OK)):
+        top = term_dir.resolve()
         for entry in _entries(term_dir):
             if _skipped(entry.name) or entry.is_dir() or entry.suffix.lower() in _MARKDOWN or entry in registers:
                 continue
             target = _resolved(entry)
-            if target is None or not _inside(entry, term_dir):
+            if target is None or not target.is_relative_to(top):
                 continue  # a loop or a link out: refused by scan
             reason = unreadable(entry)
             if reason is not None:
