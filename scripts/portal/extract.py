@@ -516,9 +516,14 @@ def _body_source(record: Record) -> tuple[str, str, list[str]]:
 def safe_markdown_html(text: str, names: list[str]) -> tuple[bool, str]:
     """(True, HTML), or (False, reason) when Markdown cannot lay the body out (a list nested
     thousands deep exhausts its recursion): one teacher's text must not stop the build."""
+    from .limits import markdown_problem
+
+    if (too_slow := markdown_problem(text)) is not None:
+        return False, too_slow
     try:
         return True, markdown_html(text, names)
     except Exception as error:  # RecursionError and whatever else a parser may raise
+        _markdown.cache_clear()  # a converter interrupted midway renders every later text wrong
         return False, f"正文无法按 Markdown 排版（{type(error).__name__}），已按纯文本显示"
 
 

@@ -10,8 +10,10 @@ matter is the metadata. Term folders are named `学年-学期`, e.g. `2023-2024-
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
 import re
+import stat
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -373,17 +375,132 @@ def normalise(
 
 # -- files ---------------------------------------------------------------------------------------
 
+NAME_MAX_BYTES = 255  # one path segment on ext4, XFS and most other file systems; active files gain ".txt"
+
+
+def _resolved(path: Path) -> Path | None:
+    """Where a path leads once every link is followed; None for a link loop."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # Python 3.11 raises RuntimeError on a loop
+        return None
+
 
 def _inside(path: Path, root: Path) -> bool:
+    target, top = _resolved(path), _resolved(root)
+    return target is not None and top is not None and target.is_relative_to(top)
+
+
+def unreadable(path: Path) -> str | None:
+    """Why `path` is not a regular file this process can read, in Chinese; None when it is one.
+    Only stat, never open: opening a FIFO named like a submission would wait forever."""
     try:
-        path.resolve().relative_to(root.resolve())
-    except ValueError:
-        return False
-    return True
+        mode = path.stat().st_mode
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "是循环链接（链接指向自己或互相指向），未读取"
+        if error.errno in (errno.ENOENT, errno.ENOTDIR):
+            return "不存在（可能是失效的链接，或在读取时被删除）"
+        if error.errno == errno.EACCES:
+            return "没有读取权限，请检查文件权限"
+        return f"无法读取（{error.strerror}）"
+    if stat.S_ISDIR(mode):
+        return "是文件夹，不是文件"
+    if not stat.S_ISREG(mode):
+        return "不是普通文件（可能是管道、设备或套接字），未读取"
+    if not os.access(path, os.R_OK):
+        return "没有读取权限，请检查文件权限"
+    return None
 
 
-def listed_files(folder: Path, listed: Any, check: _Check, exclude: set[str], separators: re.Pattern[str] = _LIST_SEPARATORS) -> list[Attachment]:
-    """The files a submission names in `files`, each confined to its own folder."""
+def read_file(path: Path, check: _Check, key: str = "") -> bytes | None:
+    """A submission's own file (meta.yml, a Markdown file), or a refusal saying why not."""
+    reason = unreadable(path)
+    if reason is None:
+        try:
+            return path.read_bytes()
+        except OSError as error:  # removed or made unreadable since the check
+            reason = f"无法读取（{error.strerror or type(error).__name__}）"
+    check.refuse(key, f"“{path.name}”{reason}")
+    return None
+
+
+def _attachment_problem(path: Path, name: str) -> str | None:
+    """Why a file cannot be published as an attachment named `name`, or None."""
+    reason = unreadable(path)
+    if reason is not None:
+        return reason
+    target = _resolved(path) if path.is_symlink() else path
+    if target is not None and target.name.lower() in META_NAMES:
+        return "是成果信息文件（meta.yml），含等级、评审意见等内部信息，不能作为附件发布"
+    published = Attachment(path, name, 0).published_name
+    for part in PurePosixPath(published).parts:
+        if len(part.encode("utf-8")) > NAME_MAX_BYTES:
+            return f"文件名过长（发布时 {len(part.encode('utf-8'))} 字节，上限 {NAME_MAX_BYTES} 字节，约 85 个汉字），请改短文件名"
+    return None
+
+
+def _attachment(path: Path, name: str, check: _Check) -> Attachment | None:
+    reason = _attachment_problem(path, name)
+    if reason is None:
+        try:
+            return Attachment(path, name, path.stat().st_size)
+        except OSError as error:
+            reason = f"无法读取（{error.strerror or type(error).__name__}）"
+    check.refuse("files", f"文件“{name}”{reason}")
+    return None
+
+
+@dataclass
+class TermFiles:
+    """What a loose submission (a Markdown file or a register row) may name in its term folder:
+    a file belongs to exactly one submission. Never a file in another submission's folder, a
+    meta.yml, a register or another Markdown submission (the roster and other terms lie outside
+    the term folder, where nothing may be named). A loose file named by two loose submissions
+    belongs to the first that was published (registers first, then Markdown files in name order);
+    the second is refused, naming the first."""
+
+    folder: Path
+    top: Path | None  # the folder, resolved
+    registers: set[Path] = field(default_factory=set)  # resolved
+    owners: dict[Path, str] = field(default_factory=dict)  # resolved file -> submission that named it
+
+    @classmethod
+    def of(cls, folder: Path, registers: set[Path] | None = None) -> TermFiles:
+        return cls(folder, _resolved(folder), {r for r in map(_resolved, registers or set()) if r is not None})
+
+    def refusal(self, path: Path, source: Path, label: str) -> str | None:
+        """Why the submission at `source` (labelled `label`) may not publish `path`, or None."""
+        target, top = _resolved(path), self.top
+        if target is None or top is None or not target.is_relative_to(top):
+            return None  # refused elsewhere (a loop, or a link out of the term folder)
+        if target in self.registers:
+            return "是成果登记表，不能作为附件发布"
+        parts = target.relative_to(top).parts
+        holder = self.folder / parts[0]
+        if len(parts) > 1 and any(os.path.lexists(holder / n) for n in META_NAMES):
+            return f"在成果文件夹“{parts[0]}”里，属于那份成果；一个文件只能属于一份成果，请把文件复制到本成果名下"
+        if len(parts) == 1 and target.suffix.lower() in _MARKDOWN and target != _resolved(source):
+            return "是另一份 Markdown 成果，不能作为附件发布"
+        owner = self.owners.get(target)
+        if owner is not None and owner != label:
+            return f"已被 {owner} 列出；一个文件只能属于一份成果，请把文件复制一份并改名后再列出"
+        return None
+
+    def claim(self, record: Record) -> None:
+        for attachment in record.attachments:
+            target = _resolved(attachment.source)
+            if target is not None:
+                self.owners.setdefault(target, record.source_label)
+
+
+_MARKDOWN = (".md", ".markdown")
+
+
+def listed_files(folder: Path, listed: Any, check: _Check, exclude: set[str], separators: re.Pattern[str] = _LIST_SEPARATORS,
+                 term: TermFiles | None = None, source: Path | None = None) -> list[Attachment]:
+    """The files a submission names in `files`, each confined to its own folder. A loose
+    submission (`term` given) also only names files no other submission holds (TermFiles)."""
     attachments: list[Attachment] = []
     for entry in _as_list(listed, separators):
         relative = entry.replace("\\", "/")
@@ -395,23 +512,32 @@ def listed_files(folder: Path, listed: Any, check: _Check, exclude: set[str], se
             check.refuse("files", f"文件“{entry}”指向成果文件夹之外（含 ..）")
             continue
         path = folder / pure
+        if path.is_symlink() and _resolved(path) is None:
+            check.refuse("files", f"文件“{entry}”是循环链接（链接指向自己或互相指向），未读取")
+            continue
         if not _inside(path, folder):  # ".." was refused above, so only a link can lead out
             check.refuse("files", f"文件“{entry}”是指向成果文件夹之外的链接")
             continue
-        if not path.is_file():
+        if not os.path.lexists(path):
             check.refuse("files", f"列出的文件“{entry}”不存在")
             continue
         name = pure.as_posix()
         if name in exclude:
             continue
-        attachments.append(Attachment(path, name, path.stat().st_size))
+        taken = term.refusal(path, source or folder, check.label) if term is not None else None
+        if taken is not None:
+            check.refuse("files", f"文件“{entry}”{taken}")
+            continue
+        attachment = _attachment(path, name, check)
+        if attachment is not None:
+            attachments.append(attachment)
     return attachments
 
 
 def folder_files(folder: Path, check: _Check) -> list[Attachment]:
     """Every file in a submission folder (sub-folders included), refusing links that leave it."""
     attachments: list[Attachment] = []
-    for current, dirs, files in os.walk(folder, followlinks=False):
+    for current, dirs, files in os.walk(folder, followlinks=False, onerror=lambda error: _unlisted(error, folder, check)):
         here = Path(current)
         for name in list(dirs):
             if _skipped(name):
@@ -427,14 +553,21 @@ def folder_files(folder: Path, check: _Check) -> list[Attachment]:
             rel = path.relative_to(folder).as_posix()
             if _skipped(name) or rel in META_NAMES:
                 continue
-            if path.is_symlink() and not _inside(path, folder):
+            if path.is_symlink() and _resolved(path) is not None and not _inside(path, folder):
                 check.refuse("files", f"“{rel}”是指向成果文件夹之外的链接")
                 continue
-            if not path.is_file():
-                continue
-            attachments.append(Attachment(path, rel, path.stat().st_size))
+            attachment = _attachment(path, rel, check)
+            if attachment is not None:
+                attachments.append(attachment)
     # With no explicit list, what a visitor wants first comes first: videos, then images, documents.
     return sorted(attachments, key=lambda a: (_SHOW_ORDER.get(a.kind, len(_SHOW_ORDER)), a.name))
+
+
+def _unlisted(error: OSError, folder: Path, check: _Check) -> None:
+    """A sub-folder os.walk could not list (no permission): its files would vanish silently."""
+    where = Path(error.filename or folder)
+    rel = where.relative_to(folder).as_posix() if where != folder and where.is_relative_to(folder) else "."
+    check.refuse("files", f"文件夹“{rel}”无法读取（{error.strerror or type(error).__name__}），请检查文件权限")
 
 
 # -- the two submission forms --------------------------------------------------------------------
@@ -461,14 +594,18 @@ def default_id(term: str, stem: str) -> str:
 
 def read_folder(folder: Path, term: str, label: str, catalog: Catalog, memo: MetadataMemo | None = None) -> tuple[Record | None, list[Problem]]:
     check = _Check(label, memo=memo)
-    meta_path = next((folder / n for n in META_NAMES if (folder / n).exists()), None)
+    if not os.access(folder, os.R_OK | os.X_OK):
+        check.refuse("", "文件夹无法读取（没有权限），请检查文件夹权限")
+        return None, check.problems
+    meta_path = next((folder / n for n in META_NAMES if os.path.lexists(folder / n)), None)
     if meta_path is None:
         check.refuse("", "文件夹里没有 meta.yml，无法知道这份成果的标题、学科等信息")
         return None, check.problems
-    if not _inside(meta_path, folder) or not meta_path.is_file():
+    if meta_path.is_symlink() and _resolved(meta_path) is not None and not _inside(meta_path, folder):
         check.refuse("", "meta.yml 是指向成果文件夹之外的链接")
         return None, check.problems
-    text = decode_text(meta_path.read_bytes(), check, "")
+    data = read_file(meta_path, check)
+    text = decode_text(data, check, "") if data is not None else None
     raw = parse_meta_yaml(text, check) if text is not None else None
     fields = normalise(raw, catalog, check, term) if raw is not None else None
     if fields is None:
@@ -483,9 +620,11 @@ def read_folder(folder: Path, term: str, label: str, catalog: Catalog, memo: Met
     return _record(fields, folder, label, attachments, None), check.problems
 
 
-def read_markdown(path: Path, term: str, label: str, catalog: Catalog, memo: MetadataMemo | None = None) -> tuple[Record | None, list[Problem]]:
+def read_markdown(path: Path, term: str, label: str, catalog: Catalog, memo: MetadataMemo | None = None,
+                  files: TermFiles | None = None) -> tuple[Record | None, list[Problem]]:
     check = _Check(label, memo=memo)
-    text = decode_text(path.read_bytes(), check, "")
+    data = read_file(path, check)
+    text = decode_text(data, check, "") if data is not None else None
     parsed = parse_front_matter(text, check) if text is not None else None
     if parsed is None:
         return None, check.problems
@@ -496,8 +635,10 @@ def read_markdown(path: Path, term: str, label: str, catalog: Catalog, memo: Met
     fields.setdefault("id", default_id(term, path.stem))
     attachments: list[Attachment] = []
     if fields.get("files") not in (None, "", []):
-        # A single-file submission may name files lying beside it, never outside its term folder.
-        attachments = listed_files(path.parent, fields["files"], check, {path.name})
+        # A single-file submission may name files lying beside it, never outside its term folder,
+        # and never a file that belongs to another submission.
+        owned = files if files is not None else TermFiles.of(path.parent)
+        attachments = listed_files(path.parent, fields["files"], check, {path.name}, term=owned, source=path)
     if check.refused:
         return None, check.problems
     return _record(fields, path, label, attachments, body), check.problems
@@ -517,26 +658,40 @@ class RegisterResult:
     claimed: set[Path] = field(default_factory=set)
 
 
-def read_register(path: Path, term: str, catalog: Catalog) -> RegisterResult | None:
-    """Each data row of a register is one submission; None if the file is not a register."""
-    from .register import REGISTER_COLUMNS, TableError, cell_text, find_header, read_tables
+@dataclass
+class _Register:
+    """A spreadsheet that holds a register: its sheets with their header, or why it is unreadable."""
 
-    result = RegisterResult()
-    label = f"{term}/{path.name}"
+    path: Path
+    sheets: list[tuple[Any, tuple[int, dict[int, str], dict[str, str]]]] = field(default_factory=list)
+    error: str | None = None
+
+
+def _open_register(path: Path) -> _Register | None:
+    """The register in a spreadsheet; None when the spreadsheet is not one (a loose file)."""
+    from .register import REGISTER_COLUMNS, TableError, find_header, read_tables
+
     try:
         tables = read_tables(path)
     except TableError as error:
-        result.problems.append(Problem(label, "", str(error)))
+        return _Register(path, error=str(error))
+    sheets = [(table, header) for table in tables if (header := find_header(table, REGISTER_COLUMNS, ("title", "authors"))) is not None]
+    return _Register(path, sheets) if sheets else None
+
+
+def _register_rows(register: _Register, term: str, catalog: Catalog, files: TermFiles) -> RegisterResult:
+    """Each data row of a register is one submission."""
+    from .register import cell_text
+
+    path = register.path
+    result = RegisterResult()
+    label = f"{term}/{path.name}"
+    if register.error is not None:
+        result.problems.append(Problem(label, "", register.error))
         result.found = 1
         return result
-    is_register = False
-    for table in tables:
-        header = find_header(table, REGISTER_COLUMNS, ("title", "authors"))
-        if header is None:
-            continue
-        is_register = True
-        start, mapping, written = header
-        where = f"{label}［{table.name}］" if table.name and len(tables) > 1 else label
+    for table, (start, mapping, written) in register.sheets:
+        where = f"{label}［{table.name}］" if table.name and len(register.sheets) > 1 else label
         for number, row in enumerate(table.rows[start + 1 :], start=start + 2):
             raw = {key: row[i] for i, key in mapping.items() if i < len(row) and cell_text(row[i]) != ""}
             if not raw:
@@ -546,12 +701,22 @@ def read_register(path: Path, term: str, catalog: Catalog) -> RegisterResult | N
             fields = normalise(raw, catalog, check, term)
             if fields is not None:
                 fields.setdefault("id", default_id(term, f"{path.stem}-{number}"))
-                attachments = listed_files(path.parent, fields.get("files"), check, set(), _FILE_SEPARATORS)
+                attachments = listed_files(path.parent, fields.get("files"), check, set(), _FILE_SEPARATORS, files, path)
                 if not check.refused:
-                    result.records.append(_record(fields, path, check.label, attachments, None))
-                    result.claimed.update(a.source.resolve() for a in attachments)
+                    record = _record(fields, path, check.label, attachments, None)
+                    result.records.append(record)
+                    files.claim(record)
+                    result.claimed.update(r for a in attachments if (r := _resolved(a.source)) is not None)
             result.problems.extend(check.problems)
-    return result if is_register else None
+    return result
+
+
+def read_register(path: Path, term: str, catalog: Catalog) -> RegisterResult | None:
+    """Each data row of a register is one submission; None if the file is not a register."""
+    register = _open_register(path)
+    if register is None:
+        return None
+    return _register_rows(register, term, catalog, TermFiles.of(path.parent, {path}))
 
 
 # -- the whole tree ------------------------------------------------------------------------------
@@ -575,6 +740,13 @@ def _refuse_duplicates(records: list[Record], problems: list[Problem]) -> list[R
     return kept
 
 
+def _spreadsheets(term_dir: Path) -> list[Path]:
+    """The term's spreadsheets that may be registers: whatever inside the term folder is named
+    like one and is not a folder. One that cannot be read (a FIFO, no permission) is refused by
+    read_tables: it may well be the term's register."""
+    return [p for p in _entries(term_dir) if p.suffix.lower() in (".xlsx", ".csv") and not _skipped(p.name) and _inside(p, term_dir) and not p.is_dir()]
+
+
 def scan(resources: Path, catalog: Catalog, memo: MetadataMemo | None = None) -> Intake:
     """Read every submission under `resources/`, in a stable order; `memo` remembers parsed
     metadata between builds."""
@@ -592,14 +764,17 @@ def scan(resources: Path, catalog: Catalog, memo: MetadataMemo | None = None) ->
             problems.append(Problem(term_dir.name, "", "resources/ 下只能放学期文件夹，名称如 2023-2024-1（学年-学期）"))
             continue
         term = term_dir.name
+        if not os.access(term_dir, os.R_OK | os.X_OK):
+            found += 1
+            problems.append(Problem(term, "", "学期文件夹无法读取（没有权限），请检查文件夹权限"))
+            continue
         claimed: set[Path] = set()
-        registers: set[Path] = set()
-        for sheet in sorted(p for p in term_dir.iterdir() if p.suffix.lower() in (".xlsx", ".csv") and not _skipped(p.name)):
-            result = read_register(sheet, term, catalog)
-            if result is None:
-                continue  # a spreadsheet that is not a register: an ordinary loose file
-            registers.add(sheet)
-            all_registers.add(sheet)
+        opened = [r for r in map(_open_register, _spreadsheets(term_dir)) if r is not None]
+        registers = {r.path for r in opened}  # known before any row is read: no row may name one
+        all_registers |= registers
+        files = TermFiles.of(term_dir, registers)
+        for register in opened:
+            result = _register_rows(register, term, catalog, files)
             found += result.found
             records.extend(result.records)
             problems.extend(result.problems)
@@ -608,18 +783,21 @@ def scan(resources: Path, catalog: Catalog, memo: MetadataMemo | None = None) ->
             if _skipped(entry.name) or entry in registers:
                 continue
             label = f"{term}/{entry.name}"
-            if entry.is_dir() and not any((entry / n).exists() for n in META_NAMES) and _all_claimed(entry, claimed):
+            if entry.is_dir() and not any(os.path.lexists(entry / n) for n in META_NAMES) and _all_claimed(entry, claimed):
                 continue  # a folder of files that a register lists
-            if entry.is_symlink() and not _inside(entry, term_dir):
+            if entry.is_symlink() and (_resolved(entry) is None or not _inside(entry, term_dir)):
                 found += 1
-                problems.append(Problem(label, "", "是指向学期文件夹之外的链接，未读取"))
+                reason = "是循环链接（链接指向自己或互相指向），未读取" if _resolved(entry) is None else "是指向学期文件夹之外的链接，未读取"
+                problems.append(Problem(label, "", reason))
                 continue
             if entry.is_dir():
                 found += 1
                 record, found_problems = read_folder(entry, term, label, catalog, memo)
-            elif entry.suffix.lower() in (".md", ".markdown"):
+            elif entry.suffix.lower() in _MARKDOWN:
                 found += 1
-                record, found_problems = read_markdown(entry, term, label, catalog, memo)
+                record, found_problems = read_markdown(entry, term, label, catalog, memo, files)
+                if record is not None:
+                    files.claim(record)
             else:
                 continue  # files beside Markdown submissions; registers are read by their own stage
             problems.extend(found_problems)
@@ -643,19 +821,25 @@ def _is_roster(path: Path) -> bool:
 
 def _all_claimed(folder: Path, claimed: set[Path]) -> bool:
     files = [p for p in folder.rglob("*") if p.is_file() and not _skipped(p.name)]
-    return bool(files) and all(p.resolve() in claimed for p in files)
+    return bool(files) and all(_resolved(p) in claimed for p in files)
 
 
 def _warn_unclaimed(resources: Path, records: list[Record], registers: set[Path], problems: list[Problem]) -> None:
-    """Loose files in a term folder that no submission names would silently vanish: say so."""
+    """Loose files in a term folder that no submission names would silently vanish: say so, and
+    say why a loose file that is not a regular file (a FIFO, a broken link) was not read."""
     claimed = {a.source.resolve() for r in records for a in r.attachments}
-    for term_dir in sorted(p for p in resources.iterdir() if p.is_dir() and is_term_name(p.name)):
+    for term_dir in sorted(p for p in resources.iterdir() if p.is_dir() and is_term_name(p.name) and os.access(p, os.R_OK | os.X_OK)):
+        top = term_dir.resolve()
         for entry in _entries(term_dir):
-            if _skipped(entry.name) or entry.is_dir() or entry.suffix.lower() in (".md", ".markdown"):
+            if _skipped(entry.name) or entry.is_dir() or entry.suffix.lower() in _MARKDOWN or entry in registers:
                 continue
-            if entry in registers:
-                continue
-            if entry.resolve() not in claimed:
+            target = _resolved(entry)
+            if target is None or not target.is_relative_to(top):
+                continue  # a loop or a link out: refused by scan
+            reason = unreadable(entry)
+            if reason is not None:
+                problems.append(Problem(f"{term_dir.name}/{entry.name}", "", f"这个文件{reason}", False))
+            elif target not in claimed:
                 problems.append(
                     Problem(f"{term_dir.name}/{entry.name}", "", "这个文件不属于任何成果（没有 Markdown 成果在“文件”中列出它），未发布", False)
                 )

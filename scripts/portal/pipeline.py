@@ -95,7 +95,8 @@ def build_site(project: Project) -> Outcome:
         tools = Tools.detect(settings.office_previews, settings.max_video_mb, settings.max_file_mb)
         extracted, outcome.problems = extract(intake.records, outcome.cache, catalog, tools)
         peers, peer_problems = read_peers(project.resources, catalog)
-        outcome.problems.extend(peer_problems)
+        peers, clashes = drop_clashing_peers(intake.records, peers)
+        outcome.problems.extend(peer_problems + clashes)
         peer_extracted, _ = extract(peers, outcome.cache, catalog, tools)
         extracted.update(peer_extracted)
     searchable = [*intake.records, *peers]
@@ -127,6 +128,21 @@ def build_site(project: Project) -> Outcome:
     close_slot(slot, theme)
     switch(project.site, slot)
     return outcome
+
+
+def drop_clashing_peers(records: list[Record], peers: list[Record]) -> tuple[list[Record], list[Problem]]:
+    """Peer cases whose page `r/<id>/` would replace one of ours or an earlier peer's: ours wins,
+    the peer's case is not shown and is reported."""
+    taken = {r.id.lower() for r in records}
+    kept: list[Record] = []
+    problems: list[Problem] = []
+    for peer in peers:
+        if peer.id.lower() in taken:
+            problems.append(Problem(peer.source_label, "编号", f"案例“{peer.title}”的编号 {peer.id} 与本校或另一所学校的成果重复，未显示；请改用其他编号", refused=False))
+            continue
+        taken.add(peer.id.lower())
+        kept.append(peer)
+    return kept, problems
 
 
 def _index_job(records: list[Record], extracted: dict[str, Extracted], catalog: Catalog, out: Path, memo_file: Path) -> None:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import csv
 import io
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import limits
 from .catalog import fold
 
 # English metadata key -> headers seen in registers exported by training platforms or typed by hand.
@@ -72,19 +74,65 @@ def decode_csv(data: bytes) -> str:
 
 
 def read_tables(path: Path) -> list[Table]:
-    if path.suffix.lower() == ".csv":
-        text = decode_csv(path.read_bytes())
-        return [Table(None, [row for row in csv.reader(io.StringIO(text))])]
+    """Every sheet's rows, bounded (limits.py): a small file cannot make the build inflate
+    gigabytes, and a file that cannot be read is a TableError, never a crash."""
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):  # stat, not open: opening a FIFO waits forever
+            raise TableError("不是普通文件（可能是文件夹、管道或失效的链接），未读取")
+        return _read_csv(path) if path.suffix.lower() == ".csv" else _read_xlsx(path)
+    except OSError as error:  # unreadable, a link loop, deleted meanwhile
+        raise TableError(f"文件无法读取（{error.strerror or type(error).__name__}），请检查文件权限或重新保存") from error
+
+
+def _too_many_rows() -> TableError:
+    return TableError(f"表格超过 {limits.MAX_ROWS} 行，不像是成果登记表或教师名单，未读取；请删去多余的行")
+
+
+def _read_csv(path: Path) -> list[Table]:
+    if path.stat().st_size > limits.MAX_CSV_BYTES:
+        raise TableError(f"CSV 文件超过 {limits.MAX_CSV_BYTES // 1024 // 1024} MB，不像是成果登记表或教师名单，未读取")
+    reader = csv.reader(io.StringIO(decode_csv(path.read_bytes())))
+    rows: list[list[Any]] = []
+    try:
+        for row in reader:
+            if len(rows) >= limits.MAX_ROWS:
+                raise _too_many_rows()
+            rows.append(row[: limits.MAX_COLUMNS])
+    except csv.Error as error:  # a field over the size limit, a stray quote in strict mode
+        raise TableError(f"第 {reader.line_num} 行无法读取（{error}），请检查是否有过长的单元格（上限 {limits.MAX_CELL_BYTES // 1024} KB）") from error
+    return [Table(None, rows)]
+
+
+def _read_xlsx(path: Path) -> list[Table]:
     from openpyxl import load_workbook
 
+    if (too_big := limits.package_problem(path)) is not None:
+        raise TableError(too_big)
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises many kinds for a damaged or mislabelled file
         raise TableError(f"不是有效的 Excel 文件（{type(error).__name__}），请用 Excel 或 WPS 另存为 .xlsx") from error
     try:
-        return [Table(sheet.title, [list(row) for row in sheet.iter_rows(values_only=True)]) for sheet in workbook.worksheets]
+        return [Table(sheet.title, _sheet_rows(sheet)) for sheet in workbook.worksheets]
+    except TableError:
+        raise
+    except Exception as error:  # damaged sheet XML, read lazily row by row
+        raise TableError(f"Excel 文件已损坏，无法读取（{type(error).__name__}），请用 Excel 或 WPS 另存为 .xlsx") from error
     finally:
         workbook.close()
+
+
+def _sheet_rows(sheet: Any) -> list[list[Any]]:
+    """At most MAX_ROWS rows of MAX_COLUMNS cells: a sheet declaring a million rows or columns is
+    read lazily and stopped, never padded out in memory. Blank rows past the limit are allowed
+    (templates format whole columns); a filled one refuses the sheet."""
+    rows: list[list[Any]] = []
+    for row in sheet.iter_rows(max_col=limits.MAX_COLUMNS, values_only=True):
+        if len(rows) < limits.MAX_ROWS:
+            rows.append(list(row))
+        elif row.count(None) < len(row) and any(cell_text(value) for value in row):
+            raise _too_many_rows()
+    return rows
 
 
 def cell_text(value: Any) -> str:

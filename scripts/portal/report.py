@@ -9,6 +9,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
@@ -111,6 +112,20 @@ def _html(intake: Intake, problems: list[Problem], done: Completion, policy: Pol
     )
 
 
+# Text Excel or WPS would read as a formula (or, for "+", "-", "@", offer to turn into one when the
+# cell is edited): teachers' titles and names are stored and shown as typed.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _as_text_cells(sheet: Any) -> None:
+    """Every string cell that starts like a formula becomes a plain text cell."""
+    for row in sheet.iter_rows():
+        for cell in row:
+            if isinstance(cell.value, str) and cell.value.startswith(_FORMULA_STARTS):
+                cell.data_type = "s"  # openpyxl made "=..." a formula; "s" stores it as a string
+                cell.quotePrefix = True  # Excel's leading apostrophe: stays text when edited
+
+
 def _workbook(intake: Intake, problems: list[Problem], done: Completion, catalog: Catalog, path: Path) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
@@ -147,6 +162,7 @@ def _workbook(intake: Intake, problems: list[Problem], done: Completion, catalog
             book["名单外作者"].append([name])
 
     for ws in book.worksheets:
+        _as_text_cells(ws)
         ws.freeze_panes = "A2"
         ws.auto_filter.ref = ws.dimensions
         for cell in ws[1]:
