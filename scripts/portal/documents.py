@@ -29,6 +29,38 @@ class DocumentError(Exception):
     """A document could not be read; the message says why, in Chinese."""
 
 
+# The C library's errno texts are English ("Operation not permitted"; FFmpeg also uses -1, EPERM,
+# as its generic failure): what admins read is Chinese.
+_ERRNO_TEXT = {
+    1: "操作不被允许（没有权限，或文件结构异常）",  # EPERM
+    2: "找不到文件（可能在处理时被移走或删除）",  # ENOENT
+    5: "读取时出现输入输出错误（磁盘或网络存储故障）",  # EIO
+    12: "内存不足",  # ENOMEM
+    13: "没有读取权限（请检查文件权限）",  # EACCES
+    22: "参数无效（文件结构异常）",  # EINVAL
+    28: "磁盘空间不足（请清理磁盘）",  # ENOSPC
+    36: "文件名太长",  # ENAMETOOLONG
+}
+_ERROR_TEXT = {"InvalidDataError": "文件数据无效", "MemoryError": "内存不足", "RecursionError": "文件结构嵌套过深"}
+
+
+def translate_strerror(line: str) -> str:
+    """A program's error line with the C library's English errno text put in Chinese."""
+    import os
+
+    for number, text in _ERRNO_TEXT.items():
+        line = line.replace(os.strerror(number), text)
+    return line
+
+
+def os_reason(error: BaseException) -> str:
+    """An error's reason in Chinese, without the file's path (servers' folders stay out of reports)."""
+    number = getattr(error, "errno", None)
+    if isinstance(number, int) and abs(number) in _ERRNO_TEXT:
+        return _ERRNO_TEXT[abs(number)]
+    return _ERROR_TEXT.get(type(error).__name__, type(error).__name__)[:200]
+
+
 @dataclass
 class DocText:
     """What a reader found: HTML blocks for the page and the whole text for search."""
@@ -37,6 +69,7 @@ class DocText:
     parts: list[str] = field(default_factory=list)
     shown: int = 0
     cut: bool = False
+    garbled: list[int] = field(default_factory=list)  # pages left out: their text is not language
 
     def add(self, tag: str, text: str) -> None:
         text = text.strip()
@@ -67,12 +100,33 @@ class DocText:
         return "\n".join(self.parts)
 
     def to_json(self) -> str:
-        return json.dumps({"html": self.html, "text": self.text}, ensure_ascii=False)
+        return json.dumps({"html": self.html, "text": self.text, "garbled": self.garbled}, ensure_ascii=False)
 
     @staticmethod
-    def from_json(data: str) -> tuple[str, str]:
+    def from_json(data: str) -> tuple[str, str, list[int]]:
         loaded = json.loads(data)
-        return loaded["html"], loaded["text"]
+        return loaded["html"], loaded["text"], loaded.get("garbled", [])
+
+
+# -- text that is not language -------------------------------------------------------------------
+
+# A font without a Unicode map (pdfTeX's bitmap fonts, some scanners' OCR layers) makes PDF text
+# extraction return raw character codes: Latin-1 symbols, accented letters and control characters
+# (`ÍÆ#(ØK) 1õ œ`) where Chinese or words were printed.
+_LANGUAGE = re.compile(r"[0-9A-Za-z\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_NOISE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\xff\u0100-\u02ff\ue000-\uf8ff\ufffd]")
+_JUDGED_FROM = 12  # characters: shorter text is too little to judge
+
+
+def is_garbled(text: str) -> bool:
+    """True when text is mostly not language: many characters from the Latin-1 and control ranges
+    where no European text is, or hardly any letters, digits or Chinese characters at all."""
+    visible = "".join(text.split())
+    if len(visible) < _JUDGED_FROM:
+        return False
+    noise = len(_NOISE.findall(visible)) / len(visible)
+    language = len(_LANGUAGE.findall(visible)) / len(visible)
+    return noise >= 0.2 or language < 0.4
 
 
 # -- .docx ---------------------------------------------------------------------------------------
@@ -104,8 +158,11 @@ def _table_rows(rows: Iterable[object]) -> tuple[str, str]:
             if cell._tc is previous or getattr(cell, "is_spanned", False):
                 continue
             previous = cell._tc
-            paragraphs = cell.paragraphs if hasattr(cell, "paragraphs") else cell.text_frame.paragraphs
-            lines = [p.text.strip() for p in paragraphs if p.text.strip()]
+            if hasattr(cell, "paragraphs"):  # Word: content controls may wrap a cell's paragraphs
+                texts_in = [_paragraph_text(p) for p in _word_blocks(cell._tc) if p.tag == _W_P]
+            else:
+                texts_in = [p.text for p in cell.text_frame.paragraphs]
+            lines = [line.strip() for line in texts_in if line.strip()]
             cells.append("<td>" + "<br>".join(html.escape(line) for line in lines) + "</td>")
             texts.append(" ".join(lines))
         html_rows.append("<tr>" + "".join(cells) + "</tr>")
@@ -121,10 +178,40 @@ def _open(reader: Callable[[str], Any], path: Path, kind: str) -> Any:
         raise DocumentError(f"不是有效的 {kind}（{type(error).__name__}）") from error
 
 
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_W_P, _W_TBL, _W_R = f"{_W}p", f"{_W}tbl", f"{_W}r"
+# Elements whose runs are a paragraph's text: links, content controls (structured document tags,
+# the form fields of school templates), tracked insertions, smart tags and simple fields.
+_W_RUN_HOLDERS = {f"{_W}{name}" for name in ("hyperlink", "sdt", "sdtContent", "ins", "smartTag", "fldSimple", "customXml")}
+_W_BLOCK_HOLDERS = {f"{_W}{name}" for name in ("sdt", "sdtContent", "customXml")}
+
+
+def _word_blocks(parent: Any) -> Iterable[Any]:
+    """The w:p and w:tbl elements of a body or cell in order, including those inside block-level
+    content controls (w:sdt), which python-docx skips."""
+    for child in parent.iterchildren():
+        if child.tag in (_W_P, _W_TBL):
+            yield child
+        elif child.tag in _W_BLOCK_HOLDERS:
+            yield from _word_blocks(child)
+
+
+def _paragraph_text(element: Any) -> str:
+    """A paragraph's text with the runs inside inline content controls, which python-docx skips."""
+    parts: list[str] = []
+    for child in element.iterchildren():
+        if child.tag == _W_R:
+            parts.append(child.text)
+        elif child.tag in _W_RUN_HOLDERS:
+            parts.append(_paragraph_text(child))
+    return "".join(parts)
+
+
 def read_docx(path: Path) -> DocText:
     """Headings, paragraphs, lists and tables, in document order."""
     from docx import Document
     from docx.table import Table
+    from docx.text.paragraph import Paragraph
 
     document = _open(Document, path, "Word 文档")
     found = DocText()
@@ -145,12 +232,14 @@ def read_docx(path: Path) -> DocText:
             found.add_html("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>", "\n".join(items))
             items.clear()
 
-    for block in document.iter_inner_content():
-        if isinstance(block, Table):
+    body = document.element.body
+    for element in _word_blocks(body):
+        if element.tag == _W_TBL:
             flush()
-            found.add_html(*_table_rows(block.rows))
+            found.add_html(*_table_rows(Table(element, document._body).rows))
             continue
-        text = block.text.strip()
+        block = Paragraph(element, document._body)
+        text = _paragraph_text(element).strip()
         if not text:
             continue
         style = style_of(block)
@@ -184,7 +273,7 @@ def _read_pdf(path: Path) -> DocText:
         document = pdfium.PdfDocument(str(path))
     except pdfium.PdfiumError as error:
         if "password" in str(error).lower():
-            raise DocumentError("PDF 已加密，无法读取文字") from error
+            raise DocumentError("PDF 已加密（打开需要密码），无法读取文字，网页上只提供下载；请作者另存一份不加密的 PDF 重新提交") from error
         raise DocumentError(f"不是有效的 PDF 文件（{error}）") from error
     found = DocText()
     try:
@@ -195,6 +284,9 @@ def _read_pdf(path: Path) -> DocText:
             text = text_page.get_text_bounded()
             text_page.close()
             page.close()
+            if is_garbled(text):
+                found.garbled.append(number + 1)
+                continue
             paragraphs = [p for p in re.split(r"(?:\r?\n)\s*(?:\r?\n)", text) if p.strip()]
             if paragraphs and pages > 1:
                 found.add("h4", f"第 {number + 1} 页")

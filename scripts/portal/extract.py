@@ -44,7 +44,7 @@ from .forks import Isolated, frozen_heap, isolated, warm_up
 from .model import Attachment, Problem, Record
 
 # Bump a kind's version when its output changes, so artefacts made by older code are not reused.
-VERSIONS = {"body": "1", "text": "3", "preview": "1", "modern": "1", "probe": "2", "playable": "1", "poster": "2", "captions": "1"}
+VERSIONS = {"body": "1", "text": "4", "preview": "1", "modern": "1", "probe": "3", "playable": "2", "poster": "2", "captions": "2"}
 _CHUNK = 1 << 20
 T = TypeVar("T")
 
@@ -183,7 +183,7 @@ class Cache:
             except (documents.DocumentError, video.MediaError, ArtefactError, Isolated) as error:
                 found = (False, str(error))
             except Exception as error:  # any parser failure on a teacher's file is a finding, not a crash
-                found = (False, f"无法读取（{type(error).__name__}）")
+                found = (False, f"无法读取（{documents.os_reason(error)}）")
             with self._lock:
                 self._made[(kind, VERSIONS[kind], digest)] = found
         else:
@@ -226,7 +226,7 @@ class Cache:
         except (documents.DocumentError, video.MediaError, ArtefactError, Isolated) as error:
             message = str(error)
         except Exception as error:  # any parser failure on a teacher's file is a finding, not a crash
-            message = f"无法读取（{type(error).__name__}）"
+            message = f"无法读取（{documents.os_reason(error)}）"
         else:
             partial.replace(done)  # complete or absent: never a half-written artefact
             return done
@@ -319,6 +319,11 @@ class FileView:
     poster: Published | None = None
     captions: Published | None = None
     caption_of: str | None = None  # this file is the captions of that video: not listed itself
+    caption_language: str = "zh"  # what the captions say: the track's srclang
+
+    @property
+    def caption_label(self) -> str:
+        return video.LANGUAGES[self.caption_language]
 
     def published(self) -> list[Published]:
         return [p for p in (self.preview, self.playable, self.poster, self.captions) if p is not None]
@@ -360,6 +365,46 @@ _EXPECTED: list[tuple[frozenset[str], str, Callable[[str, str], bool]]] = [
 ]
 
 
+def _vint(data: bytes, at: int) -> tuple[int, int]:
+    """An EBML variable-length integer at `at`: (value, its length in bytes); (-1, 1) if invalid."""
+    first = data[at] if at < len(data) else 0
+    length = 9 - first.bit_length() if first else 9
+    if length > 8 or at + length > len(data):
+        return -1, 1
+    value = first & (0xFF >> length)
+    for byte in data[at + 1:at + length]:
+        value = value << 8 | byte
+    return value, length
+
+
+def ebml_doctype(head: bytes) -> str | None:
+    """The DocType ("webm", "matroska") of a Matroska/WebM file's EBML header, read the way the
+    format defines it: sizes may take one to eight bytes (filetype only knows the one-byte form)."""
+    if not head.startswith(b"\x1a\x45\xdf\xa3"):
+        return None
+    size, length = _vint(head, 4)
+    at, end = 4 + length, min(len(head), 4 + length + max(size, 0))
+    while 0 <= at < end:
+        _, id_length = _vint(head, at)  # element ids are vints too (Void and CRC-32 take one byte)
+        value_size, length = _vint(head, at + id_length)
+        if value_size < 0:
+            return None
+        start = at + id_length + length
+        if head[at:at + id_length] == b"\x42\x82":
+            return head[start:start + value_size].rstrip(b"\0").decode("ascii", "replace")
+        at = start + value_size
+    return None
+
+
+def _looks_like_video(path: Path, mime: str) -> bool:
+    if mime.startswith("video/"):
+        return True
+    with path.open("rb") as handle:
+        head = handle.read(3 * 188)
+    transport_stream = len(head) == 3 * 188 and head[0] == head[188] == head[376] == 0x47  # .ts: sync bytes 188 apart
+    return transport_stream or ebml_doctype(head) in ("webm", "matroska")
+
+
 def content_mismatch(path: Path, suffix: str) -> str | None:
     """A reason when the content is not what the name says (a text file named .mp4), else None."""
     import filetype
@@ -367,11 +412,25 @@ def content_mismatch(path: Path, suffix: str) -> str | None:
     for suffixes, what, accepts in _EXPECTED:
         if suffix in suffixes:
             kind = filetype.guess(str(path))
+            mime = kind.mime if kind else ""
+            if what == "视频" and _looks_like_video(path, mime):
+                return None
             if kind is None or not accepts(kind.extension, kind.mime):
                 seen = f"识别为 {kind.extension}" if kind else "无法识别"
                 return f"文件名是 {suffix}，但内容不是{what}（{seen}），未做处理，仍可下载；请检查文件是否损坏或改错了扩展名"
             return None
     return None
+
+
+def _with_advice(reason: str, advice: str) -> str:
+    """The reason, and what to do unless the reason already says it (messages that say "请…")."""
+    return reason if "请" in reason else reason + advice
+
+
+def _garbled_note(pages: list[int], some_left: bool) -> str:
+    where = "第 " + "、".join(str(n) for n in pages[:10]) + (" 等" if len(pages) > 10 else "") + " 页的" if some_left else ""
+    return (f"{where}文字无法正确提取（PDF 的字体缺少编码信息，取出来是乱码），页面和搜索中不显示这些文字，文件仍可下载；"
+            "如需可搜索的文字，请用原文档重新导出 PDF（如 Word/WPS“另存为 PDF”），或同时提交 Word 版")
 
 
 def _warn(record: Record, attachment: Attachment, reason: str) -> Problem:
@@ -395,11 +454,13 @@ def _document_view(record: Record, attachment: Attachment, index: int, cache: Ca
     if readable is not None:
         try:
             text = cache.text("text", digest, lambda: _read_text(parsers, *readable))
-            view.text_html, view.text = documents.DocText.from_json(text)
-            if not view.text.strip():
-                problems.append(_warn(record, attachment, "文档里没有可提取的文字（可能是扫描件或图片）"))
+            view.text_html, view.text, garbled = documents.DocText.from_json(text)
+            if garbled:
+                problems.append(_warn(record, attachment, _garbled_note(garbled, bool(view.text.strip()))))
+            elif not view.text.strip():
+                problems.append(_warn(record, attachment, "文档里没有可提取的文字（可能是扫描件或图片），文件仍可下载；如需在网页上显示和搜索文字，请同时提交 Word 版或带文字层的 PDF"))
         except ArtefactError as error:
-            problems.append(_warn(record, attachment, f"{error}；文件仍可下载，请检查是否损坏"))
+            problems.append(_warn(record, attachment, _with_advice(str(error), "；文件仍可下载，请用 Office/WPS 打开检查是否损坏，必要时另存后重新提交")))
     if suffix in documents.OFFICE_PREVIEWABLE and tools.libreoffice and tools.previews:
         try:
             pdf = cache.artefact("preview", digest, ".pdf", lambda t: documents.convert(attachment.source, t, "pdf"))
@@ -409,29 +470,37 @@ def _document_view(record: Record, attachment: Attachment, index: int, cache: Ca
     return view
 
 
+def _probe(cache: Cache, path: Path) -> video.VideoInfo:
+    digest = cache.digest(path)
+    return video.VideoInfo.from_json(cache.text("probe", digest, lambda: isolated(video.probe, path, timeout=MEDIA_TIMEOUT).to_json()))
+
+
 def _video_view(record: Record, attachment: Attachment, index: int, cache: Cache, catalog: Catalog, tools: Tools, problems: list[Problem]) -> FileView:
     view = FileView()
     digest = cache.digest(attachment.source)
     try:
-        info = video.VideoInfo.from_json(cache.text("probe", digest, lambda: isolated(video.probe, attachment.source, timeout=MEDIA_TIMEOUT).to_json()))
+        info = _probe(cache, attachment.source)
     except ArtefactError as error:
-        problems.append(_warn(record, attachment, f"{error}；文件仍可下载"))
+        problems.append(_warn(record, attachment, _with_advice(f"{error}；网页上只提供下载", "，请用播放器打开检查")))
         return view
     view.video = info
-    if not info.browser_playable(attachment.suffix) and tools.ffmpeg:  # without it, said once per build
+    how = video.plan(info, attachment.suffix, attachment.source)
+    if how != video.AS_IS and tools.ffmpeg:  # without it, said once per build
+        suffix = video.playable_suffix(how)
         try:
-            mp4 = cache.artefact("playable", digest, ".mp4", lambda t: video.transcode(attachment.source, t))
-            view.playable = Published(mp4, f"{index}-video.mp4")
+            made = cache.artefact("playable", digest, suffix, lambda t: video.make_playable(attachment.source, t, how))
+            view.playable = Published(made, f"{index}-video{suffix}")
+            view.video = info = _probe(cache, made)  # what is shown is the published file's duration
         except ArtefactError as error:
-            problems.append(_warn(record, attachment, f"{error}，浏览器可能无法播放；文件仍可下载"))
+            problems.append(_warn(record, attachment, _with_advice(f"{error}，浏览器可能无法播放；文件仍可下载", "，可用格式工厂等工具转为 MP4（H.264）后重新提交")))
     try:
         jpg = cache.artefact("poster", digest, ".jpg", lambda t: isolated(video.poster, attachment.source, t, info.duration, timeout=MEDIA_TIMEOUT))
         view.poster = Published(jpg, f"{index}-poster.jpg")
     except ArtefactError as error:
-        problems.append(_warn(record, attachment, error.args[0]))
+        problems.append(_warn(record, attachment, _with_advice(error.args[0], "；视频仍可播放，只是没有封面图")))
     limit = catalog.types[record.type].max_minutes if record.type in catalog.types else None
     if limit and info.minutes > limit:
-        problems.append(_warn(record, attachment, f"视频时长 {info.clock}，超过{record.type}建议的 {limit:g} 分钟"))
+        problems.append(_warn(record, attachment, f"视频时长 {info.clock}，超过{record.type}建议的 {limit:g} 分钟；仍已发布，如需精简请剪辑后重新提交"))
     return view
 
 
@@ -447,9 +516,10 @@ def _attach_captions(record: Record, views: dict[str, FileView], cache: Cache, p
         try:
             vtt = cache.artefact("captions", cache.digest(attachment.source), ".vtt", lambda t: video.captions(attachment.source, t))
         except ArtefactError as error:
-            problems.append(_warn(record, attachment, f"字幕无法使用：{error}"))
+            problems.append(_warn(record, attachment, _with_advice(f"字幕无法使用：{error}", "；请用字幕软件另存为 UTF-8 编码的标准 SRT 或 VTT 后重新提交")))
             continue
         views[target.name].captions = Published(vtt, f"{index}-captions.vtt")
+        views[target.name].caption_language = video.caption_language(vtt.read_text(encoding="utf-8"))
         views[attachment.name].caption_of = target.name
 
 
