@@ -82,3 +82,21 @@ def webm_with_long_sizes(source: Path, target: Path) -> Path:
     patched = data.replace(b"\x42\x82\x84webm", b"\x42\x82\x01\x00\x00\x00\x00\x00\x00\x04webm", 1)
     target.write_bytes(data[:4] + bytes([data[4] + 7]) + patched[5:])
     return target
+
+
+def docx_linking_image(path: Path, url: str, picture: Path) -> Path:
+    """A .docx whose picture is linked, not embedded (Word: Insert picture > Link to file), from
+    `url`: LibreOffice fetches it when it lays the page out unless told not to."""
+    from docx import Document
+    from docx.opc.constants import RELATIONSHIP_TYPE as RT
+
+    document = Document()
+    document.add_paragraph("课堂照片如下：")
+    document.add_picture(str(picture))
+    link = document.part.relate_to(url, RT.IMAGE, is_external=True)
+    for blip in document.element.body.iter("{http://schemas.openxmlformats.org/drawingml/2006/main}blip"):
+        embed = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}embed"
+        del blip.attrib[embed]
+        blip.set("{http://schemas.openxmlformats.org/officeDocument/2006/relationships}link", link)
+    document.save(str(path))
+    return path

@@ -7,6 +7,8 @@ character budget so one 200-page upload cannot make a page of megabytes.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import html
 import json
 import re
@@ -14,7 +16,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -348,6 +350,94 @@ def read_text_json(suffix: str, path: Path) -> str:
     return READERS[suffix](path).to_json()
 
 
+# -- programs: LibreOffice and ffmpeg ------------------------------------------------------------
+
+# Every program started for a teacher's file runs in a process group of its own, remembered here:
+# a build stopped with Ctrl+C or SIGTERM kills the groups (LibreOffice's soffice.bin is a
+# grandchild of the `soffice` started) and starts no more, so nothing runs on after it.
+_RUNNING: dict[int, subprocess.Popen[bytes]] = {}
+_RUNNING_LOCK = threading.Lock()
+_STOPPING = threading.Event()
+
+
+class ProgramStopped(BaseException):
+    """The build is stopping: no program is started any more, and what a killed program left
+    unfinished is not recorded as the file's failure (a BaseException: no handler of teachers'
+    file errors catches it)."""
+
+
+def run_program(command: list[str], timeout: float) -> subprocess.CompletedProcess[bytes]:
+    """Run a program in its own process group; on timeout the whole group is killed
+    (subprocess.TimeoutExpired is raised as usual)."""
+    with _RUNNING_LOCK:
+        if _STOPPING.is_set():
+            raise ProgramStopped("生成已中止")
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        _RUNNING[process.pid] = process
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(process.pid)
+        process.communicate()
+        raise
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.pop(process.pid, None)
+    if _STOPPING.is_set():
+        raise ProgramStopped("生成已中止")
+    return subprocess.CompletedProcess(command, process.returncode, out, err)
+
+
+def _kill_group(group: int) -> None:
+    import os
+    import signal
+
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except OSError:  # already gone
+        pass
+
+
+def stop_programs() -> None:
+    """Kill every running program's group and start no more (the build is stopping)."""
+    with _RUNNING_LOCK:
+        _STOPPING.set()
+        groups = list(_RUNNING)
+    for group in groups:
+        _kill_group(group)
+
+
+@contextlib.contextmanager
+def programs_stop_with_build() -> Iterator[None]:
+    """While the body runs, SIGINT (Ctrl+C) and SIGTERM first kill the programs, then do what
+    they did before (KeyboardInterrupt, or the end of the process). Main thread only."""
+    import os
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _STOPPING.clear()
+    saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+
+    def stop(number: int, frame: Any) -> None:
+        stop_programs()
+        previous = saved[number]
+        if callable(previous):
+            previous(number, frame)
+        else:
+            signal.signal(number, previous)
+            os.kill(os.getpid(), number)
+
+    for number in saved:
+        signal.signal(number, stop)
+    try:
+        yield
+    finally:
+        for number, previous in saved.items():
+            signal.signal(number, previous)
+
+
 # -- LibreOffice ---------------------------------------------------------------------------------
 
 
@@ -361,33 +451,92 @@ def libreoffice() -> str | None:
     return shutil.which("soffice") or shutil.which("libreoffice")
 
 
-def convert(source: Path, target: Path, to: str) -> None:
-    """Convert with LibreOffice headless (`to`: "pdf", "docx", "pptx") into `target`.
+# A profile that makes LibreOffice load nothing a document links to (pictures "linked, not
+# embedded" from a teacher's URL, OLE links) and run no macros.
+_PROFILE_SETTINGS = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="BlockUntrustedRefererLinks" oor:op="fuse"><value>true</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="DisableMacrosExecution" oor:op="fuse"><value>true</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="MacroSecurityLevel" oor:op="fuse"><value>3</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Misc"><prop oor:name="UseOpenCL" oor:op="fuse"><value>false</value></prop></item>
+</oor:items>
+"""
+_PROFILES: list[Path] = []  # idle profiles: LibreOffice's first start in a new one costs seconds
+_PROFILES_LOCK = threading.Lock()
 
-    The source is linked into a scratch folder under a plain name: LibreOffice derives the output
-    name from the input's, and names with spaces, # or emoji have tripped it up. Each call gets
-    its own profile folder so conversions can run side by side.
+
+@contextlib.contextmanager
+def _profile() -> Iterator[Path]:
+    """A LibreOffice user profile used by one conversion at a time, kept for the next one."""
+    with _PROFILES_LOCK:
+        profile = _PROFILES.pop() if _PROFILES else None
+    if profile is None or not profile.exists():
+        profile = Path(tempfile.mkdtemp(prefix="portal-lo-profile-"))
+        (profile / "user").mkdir()
+        (profile / "user" / "registrymodifications.xcu").write_text(_PROFILE_SETTINGS, encoding="utf-8")
+        import atexit
+
+        atexit.register(shutil.rmtree, profile, True)
+    try:
+        yield profile
+    finally:
+        with _PROFILES_LOCK:
+            _PROFILES.append(profile)
+
+
+@functools.cache
+def _without_network() -> list[str]:
+    """`unshare -n` where this machine allows it (root, or unprivileged namespaces): LibreOffice
+    then has no network at all, whatever a document links to."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return []
+    try:
+        subprocess.run([unshare, "-n", "true"], capture_output=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [unshare, "-n"]
+
+
+def convert_many(sources: list[Path], to: str, timeout: float) -> tuple[Path, dict[Path, Path]]:
+    """Convert several documents with one LibreOffice start (`to`: "pdf", "docx", "pptx").
+
+    Returns a scratch folder (the caller removes it) and what was made for each source; a source
+    LibreOffice could not convert is missing from the map. Sources are linked in under plain
+    names: LibreOffice derives the output name from the input's, and names with spaces, # or
+    emoji have tripped it up.
     """
     binary = libreoffice()
     if binary is None:
-        raise DocumentError("未安装 LibreOffice")
-    with tempfile.TemporaryDirectory(prefix="portal-lo-") as scratch:
-        work = Path(scratch)
-        plain = work / f"input{source.suffix.lower()}"
+        raise DocumentError("未安装 LibreOffice，请安装：apt-get install libreoffice-writer-nogui libreoffice-impress-nogui")
+    work = Path(tempfile.mkdtemp(prefix="portal-lo-"))
+    plain: list[Path] = []
+    for number, source in enumerate(sources):
+        link = work / "in" / f"{number}{source.suffix.lower()}"
+        link.parent.mkdir(exist_ok=True)
         try:
-            plain.symlink_to(source.resolve())
+            link.symlink_to(source.resolve())
         except OSError:
-            shutil.copyfile(source, plain)
-        command = [
-            binary, "--headless", "--norestore", "--nolockcheck", "--nodefault",
-            f"-env:UserInstallation={(work / 'profile').as_uri()}",
-            "--convert-to", to, "--outdir", str(work / "out"), str(plain),
-        ]
+            shutil.copyfile(source, link)
+        plain.append(link)
+    with _profile() as profile:
+        command = [*_without_network(), binary, "--headless", "--norestore", "--nolockcheck", "--nodefault", "--nologo",
+                   f"-env:UserInstallation={profile.as_uri()}", "--convert-to", to, "--outdir", str(work / "out"), *map(str, plain)]
         try:
-            subprocess.run(command, capture_output=True, timeout=LIBREOFFICE_TIMEOUT, check=False)
+            run_program(command, timeout)
         except subprocess.TimeoutExpired as error:
-            raise DocumentError("LibreOffice 转换超时") from error
-        produced = work / "out" / f"input.{to}"
-        if not produced.exists() or produced.stat().st_size == 0:
-            raise DocumentError(f"LibreOffice 无法转换为 {to.upper()}，文件可能已损坏")
-        shutil.move(str(produced), target)
+            shutil.rmtree(work, ignore_errors=True)
+            raise DocumentError("LibreOffice 转换超时，文件可能过大或已损坏；请用 Office/WPS 打开检查后另存再提交") from error
+    made = {source: work / "out" / f"{link.stem}.{to}" for source, link in zip(sources, plain)}
+    return work, {source: out for source, out in made.items() if out.exists() and out.stat().st_size > 0}
+
+
+def convert(source: Path, target: Path, to: str) -> None:
+    """Convert one document with LibreOffice headless into `target`."""
+    work, made = convert_many([source], to, LIBREOFFICE_TIMEOUT)
+    try:
+        if source not in made:
+            raise DocumentError(f"LibreOffice 无法转换为 {to.upper()}，文件可能已损坏；请用 Office/WPS 打开检查后另存再提交")
+        shutil.move(str(made[source]), target)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -23,6 +23,7 @@ import json
 import multiprocessing
 import os
 import re
+import shutil
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -83,6 +84,7 @@ class Cache:
     _made: dict[tuple[str, str, str], tuple[bool, str]] = field(default_factory=dict)  # not yet stored
     _rows: dict[str, dict[str, tuple[bool, str]]] = field(default_factory=dict)  # kind -> digest -> stored row
     _locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)  # artefacts being made
+    _adopted: set[tuple[str, str]] = field(default_factory=set)  # made in a batch this build (counted as misses)
 
     # -- digests --
     def _memo_path(self) -> Path:
@@ -207,11 +209,33 @@ class Cache:
         with self._making(kind, digest):
             return self._artefact(kind, digest, suffix, make)
 
-    def _artefact(self, kind: str, digest: str, suffix: str, make: Callable[[Path], None]) -> Path:
+    def _paths(self, kind: str, digest: str, suffix: str) -> tuple[Path, Path, Path]:
         base = self.root / kind / VERSIONS[kind] / digest[:2] / digest
-        done, failed = base.with_suffix(suffix), base.with_suffix(".error")
+        return base, base.with_suffix(suffix), base.with_suffix(".error")
+
+    def has_file(self, kind: str, digest: str, suffix: str) -> bool:
+        """The artefact, or why it failed, is there."""
+        _, done, failed = self._paths(kind, digest, suffix)
+        return done.exists() or failed.exists()
+
+    def adopt(self, kind: str, digest: str, suffix: str, made: Path) -> None:
+        """Take in an artefact made elsewhere (by a batch of conversions)."""
+        base, done, _ = self._paths(kind, digest, suffix)
+        base.parent.mkdir(parents=True, exist_ok=True)
+        partial = base.with_name(f"{digest}.partial{os.getpid()}-{threading.get_ident()}{suffix}")
+        shutil.move(str(made), partial)
+        partial.replace(done)
+        with self._lock:
+            self.misses += 1
+            self._adopted.add((kind, digest))
+
+    def _artefact(self, kind: str, digest: str, suffix: str, make: Callable[[Path], None]) -> Path:
+        base, done, failed = self._paths(kind, digest, suffix)
         if done.exists():
-            self.hits += 1
+            if (kind, digest) in self._adopted:
+                self._adopted.discard((kind, digest))  # made this build: counted when adopted
+            else:
+                self.hits += 1
             return done
         if failed.exists():
             self.hits += 1
@@ -645,10 +669,70 @@ def _needs_media_work(attachment: Attachment, cache: Cache) -> bool:
     return digest is None or not cache.has("text" if attachment.suffix == ".pdf" else "probe", digest)
 
 
+OFFICE_BATCH = 25  # documents per LibreOffice start
+_MB = 1024 * 1024
+
+
+def _office_conversions(jobs: list[tuple[Record, int, Attachment]], cache: Cache, tools: Tools) -> dict[str, list[tuple[str, str, str, Path]]]:
+    """LibreOffice conversions this build needs and the cache lacks, by target format:
+    (kind, digest, suffix, source)."""
+    if not tools.libreoffice:
+        return {}
+    wanted: dict[tuple[str, str], tuple[str, str, str, Path]] = {}
+    for _, _, attachment in jobs:
+        suffix, source = attachment.suffix, attachment.source
+        kinds = ([("modern", documents.LEGACY_TO_MODERN[suffix])] if suffix in documents.LEGACY_TO_MODERN else []) + \
+                ([("preview", ".pdf")] if suffix in documents.OFFICE_PREVIEWABLE and tools.previews else [])
+        if not kinds or not 0 < attachment.size <= tools.max_file_mb * _MB or content_mismatch(source, suffix):
+            continue
+        digest = cache.digest(source)
+        for kind, target in kinds:
+            if not cache.has_file(kind, digest, target):
+                wanted.setdefault((kind, digest), (kind, digest, target, source))
+    by_format: dict[str, list[tuple[str, str, str, Path]]] = {}
+    for job in wanted.values():
+        by_format.setdefault(job[2][1:], []).append(job)
+    return by_format
+
+
+def _convert_in_batches(conversions: dict[str, list[tuple[str, str, str, Path]]], cache: Cache, workers: int) -> None:
+    """Office documents converted many per LibreOffice start, one start per core at a time: a
+    start costs about a second, converting a lesson plan a tenth of that. What a batch does not
+    make (a damaged file, a batch that ran out of time) is converted alone later, as before, so
+    its failure is recorded against that file only."""
+    batches: list[tuple[str, list[tuple[str, str, str, Path]]]] = []
+    for to, items in conversions.items():
+        size = max(1, min(OFFICE_BATCH, -(-len(items) // workers)))
+        batches.extend((to, items[at:at + size]) for at in range(0, len(items), size))
+
+    def run(batch: tuple[str, list[tuple[str, str, str, Path]]]) -> None:
+        to, items = batch
+        try:
+            work, made = documents.convert_many([source for *_, source in items], to, documents.LIBREOFFICE_TIMEOUT + 20 * len(items))
+        except documents.DocumentError:
+            return
+        try:
+            for kind, digest, suffix, source in items:
+                if source in made:
+                    cache.adopt(kind, digest, suffix, made[source])
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    if len(batches) > 0 and sum(len(items) for _, items in batches) > 1:  # one document alone: the usual way
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(run, batches))
+
+
 def extract(records: list[Record], cache: Cache, catalog: Catalog, tools: Tools | None = None, workers: int | None = None) -> tuple[dict[str, Extracted], list[Problem]]:
     """Derive every page's extra content. Conversions run side by side in threads (they are
     ffmpeg and LibreOffice processes, or FFmpeg's libraries); pure-Python parsing in worker processes when there is
-    much of it (`Parsers`). Results are collected in a stable order."""
+    much of it (`Parsers`). Results are collected in a stable order. Stopped with Ctrl+C or
+    SIGTERM, it leaves no LibreOffice or ffmpeg running."""
+    with documents.programs_stop_with_build():
+        return _extract(records, cache, catalog, tools, workers)
+
+
+def _extract(records: list[Record], cache: Cache, catalog: Catalog, tools: Tools | None, workers: int | None) -> tuple[dict[str, Extracted], list[Problem]]:
     tools = tools or Tools.detect()
     results = {r.id: Extracted() for r in records}
     problems: list[Problem] = missing_tool_notes(tools, records)
@@ -657,6 +741,7 @@ def extract(records: list[Record], cache: Cache, catalog: Catalog, tools: Tools 
     new = sum(1 for key, _, _ in bodies.values() if not cache.has("body", key)) + sum(1 for _, _, a in jobs if _needs_reading(a, cache, tools))
     if any(_needs_media_work(a, cache) for _, _, a in jobs):
         warm_up()
+    _convert_in_batches(_office_conversions(jobs, cache, tools), cache, os.cpu_count() or 1)
     cache.close()
     parsers = Parsers(new)
     try:

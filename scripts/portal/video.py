@@ -21,7 +21,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .documents import os_reason, translate_strerror
+from .documents import os_reason, run_program, translate_strerror
 
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".webm", ".mov", ".flv", ".wmv", ".avi", ".mkv", ".mpg", ".mpeg", ".3gp", ".ts"}
 CAPTION_SUFFIXES = {".vtt", ".srt"}
@@ -88,7 +88,7 @@ class VideoInfo:
 
 def _run(command: list[str], what: str) -> subprocess.CompletedProcess[bytes]:
     try:
-        result = subprocess.run(command, capture_output=True, timeout=TIMEOUT, check=False)
+        result = run_program(command, TIMEOUT)
     except subprocess.TimeoutExpired as error:
         raise MediaError(f"{what}超时") from error
     if result.returncode != 0:
