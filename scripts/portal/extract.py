@@ -45,7 +45,7 @@ from .forks import Isolated, frozen_heap, isolated, warm_up
 from .model import Attachment, Problem, Record
 
 # Bump a kind's version when its output changes, so artefacts made by older code are not reused.
-VERSIONS = {"body": "1", "text": "4", "preview": "1", "modern": "1", "probe": "3", "playable": "2", "poster": "2", "captions": "2"}
+VERSIONS = {"body": "1", "text": "4", "preview": "2", "modern": "2", "probe": "3", "playable": "2", "poster": "2", "captions": "2"}
 _CHUNK = 1 << 20
 T = TypeVar("T")
 
