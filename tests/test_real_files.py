@@ -139,6 +139,9 @@ def test_is_garbled_tells_codes_from_language() -> None:
     assert not is_garbled("教师利用信息技术创设情境，激发学生的学习兴趣。")
     assert not is_garbled("Photosynthesis needs light, water and carbon dioxide (CO2).")
     assert not is_garbled("第 1 页")  # too short to judge
+    assert not is_garbled("bà ba mā ma, nǚ ér, lǜ sè, zhōng guó")  # pinyin
+    assert not is_garbled("∠A = 30°，∠B = 60°，温度 ±0.5°C，面积 3×4 m²")
+    assert not is_garbled("(a+b)² = a² + 2ab + b²; (a-b)² = a² - 2ab + b²")
 
 
 def test_word_content_controls_are_read_into_page_and_search(built) -> None:

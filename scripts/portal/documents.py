@@ -115,20 +115,24 @@ class DocText:
 # A font without a Unicode map (pdfTeX's bitmap fonts, some scanners' OCR layers) makes PDF text
 # extraction return raw character codes: Latin-1 symbols, accented letters and control characters
 # (`ÍÆ#(ØK) 1õ œ`) where Chinese or words were printed.
-_LANGUAGE = re.compile(r"[0-9A-Za-z\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
-_NOISE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\xff\u0100-\u02ff\ue000-\uf8ff\ufffd]")
+# Letters of a language: digits, Latin with accents (pinyin's bà, ā, ǚ), Greek, Cyrillic, CJK.
+_LANGUAGE = re.compile(r"[0-9A-Za-z\u00e0-\u00f6\u00f8-\u00ff\u0100-\u024f\u0370-\u04ff"
+                       r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+# What raw font codes look like: control characters, Latin-1 symbols other than the ones Chinese
+# documents use (° ± · ² ³ ×), capital accented letters, private-use and replacement characters.
+_NOISE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\xaf\xb4-\xb6\xb8-\xd6\xd8-\xdf\ue000-\uf8ff\ufffd]")
 _JUDGED_FROM = 12  # characters: shorter text is too little to judge
 
 
 def is_garbled(text: str) -> bool:
-    """True when text is mostly not language: many characters from the Latin-1 and control ranges
-    where no European text is, or hardly any letters, digits or Chinese characters at all."""
+    """True when text is not language: many characters that only raw font codes produce, or
+    hardly any letters, digits or Chinese characters at all."""
     visible = "".join(text.split())
     if len(visible) < _JUDGED_FROM:
         return False
     noise = len(_NOISE.findall(visible)) / len(visible)
     language = len(_LANGUAGE.findall(visible)) / len(visible)
-    return noise >= 0.2 or language < 0.4
+    return noise >= 0.15 or language < 0.25
 
 
 # -- .docx ---------------------------------------------------------------------------------------

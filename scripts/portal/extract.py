@@ -45,7 +45,7 @@ from .forks import Isolated, frozen_heap, isolated, warm_up
 from .model import Attachment, Problem, Record
 
 # Bump a kind's version when its output changes, so artefacts made by older code are not reused.
-VERSIONS = {"body": "1", "text": "4", "preview": "2", "modern": "2", "probe": "3", "playable": "2", "poster": "2", "captions": "2"}
+VERSIONS = {"body": "1", "text": "4", "preview": "2", "modern": "2", "probe": "3", "published": "1", "playable": "2", "poster": "2", "captions": "2"}
 _CHUNK = 1 << 20
 T = TypeVar("T")
 
@@ -344,6 +344,7 @@ class FileView:
     captions: Published | None = None
     caption_of: str | None = None  # this file is the captions of that video: not listed itself
     caption_language: str = "zh"  # what the captions say: the track's srclang
+    unplayable: bool = False  # a video that is not one, or damaged: offered as a download only
 
     @property
     def caption_label(self) -> str:
@@ -494,18 +495,19 @@ def _document_view(record: Record, attachment: Attachment, index: int, cache: Ca
     return view
 
 
-def _probe(cache: Cache, path: Path) -> video.VideoInfo:
-    digest = cache.digest(path)
-    return video.VideoInfo.from_json(cache.text("probe", digest, lambda: isolated(video.probe, path, timeout=MEDIA_TIMEOUT).to_json()))
+def _probe(cache: Cache, kind: str, digest: str, path: Path) -> video.VideoInfo:
+    """The probe of a source ("probe") or of its playable copy ("published"), both keyed by the source."""
+    return video.VideoInfo.from_json(cache.text(kind, digest, lambda: isolated(video.probe, path, timeout=MEDIA_TIMEOUT).to_json()))
 
 
 def _video_view(record: Record, attachment: Attachment, index: int, cache: Cache, catalog: Catalog, tools: Tools, problems: list[Problem]) -> FileView:
     view = FileView()
     digest = cache.digest(attachment.source)
     try:
-        info = _probe(cache, attachment.source)
+        info = _probe(cache, "probe", digest, attachment.source)
     except ArtefactError as error:
         problems.append(_warn(record, attachment, _with_advice(f"{error}；网页上只提供下载", "，请用播放器打开检查")))
+        view.unplayable = True
         return view
     view.video = info
     how = video.plan(info, attachment.suffix, attachment.source)
@@ -514,7 +516,7 @@ def _video_view(record: Record, attachment: Attachment, index: int, cache: Cache
         try:
             made = cache.artefact("playable", digest, suffix, lambda t: video.make_playable(attachment.source, t, how))
             view.playable = Published(made, f"{index}-video{suffix}")
-            view.video = info = _probe(cache, made)  # what is shown is the published file's duration
+            view.video = info = _probe(cache, "published", digest, made)  # what is shown is the published file's duration
         except ArtefactError as error:
             problems.append(_warn(record, attachment, _with_advice(f"{error}，浏览器可能无法播放；文件仍可下载", "，可用格式工厂等工具转为 MP4（H.264）后重新提交")))
     try:
@@ -560,7 +562,7 @@ def _view(record: Record, attachment: Attachment, index: int, cache: Cache, cata
     mismatch = content_mismatch(attachment.source, attachment.suffix)
     if mismatch:
         problems.append(_warn(record, attachment, mismatch))
-        return FileView(), problems
+        return FileView(unplayable=is_video), problems
     if is_video:
         return _video_view(record, attachment, index, cache, catalog, tools, problems), problems
     return _document_view(record, attachment, index, cache, tools, parsers, problems), problems
@@ -683,11 +685,12 @@ def _office_conversions(jobs: list[tuple[Record, int, Attachment]], cache: Cache
         suffix, source = attachment.suffix, attachment.source
         kinds = ([("modern", documents.LEGACY_TO_MODERN[suffix])] if suffix in documents.LEGACY_TO_MODERN else []) + \
                 ([("preview", ".pdf")] if suffix in documents.OFFICE_PREVIEWABLE and tools.previews else [])
-        if not kinds or not 0 < attachment.size <= tools.max_file_mb * _MB or content_mismatch(source, suffix):
+        if not kinds or not 0 < attachment.size <= tools.max_file_mb * _MB:
             continue
         digest = cache.digest(source)
-        for kind, target in kinds:
-            if not cache.has_file(kind, digest, target):
+        missing = [(kind, target) for kind, target in kinds if not cache.has_file(kind, digest, target)]
+        if missing and not content_mismatch(source, suffix):
+            for kind, target in missing:
                 wanted.setdefault((kind, digest), (kind, digest, target, source))
     by_format: dict[str, list[tuple[str, str, str, Path]]] = {}
     for job in wanted.values():
