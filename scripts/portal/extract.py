@@ -760,8 +760,12 @@ def _extract(records: list[Record], cache: Cache, catalog: Catalog, tools: Tools
                 for record, index, attachment in jobs
             }
             progress = tqdm(as_completed(futures), total=len(futures), desc="处理附件", unit="个", disable=None, leave=False)
-            for future in progress:
-                found[futures[future]] = future.result()
+            try:
+                for future in progress:
+                    found[futures[future]] = future.result()
+            except BaseException:  # stopped (Ctrl+C): files not started yet are not started
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
     finally:
         parsers.close()
     for record in records:
