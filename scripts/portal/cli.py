@@ -22,7 +22,7 @@ def _print_outcome(outcome: pipeline.Outcome, project: Project, term: str | None
     problems = outcome.intake.problems + outcome.problems
     for line in problem_lines(problems):
         print(line)
-    for line in summary_lines(outcome.intake):
+    for line in summary_lines(outcome.intake, outcome.problems):
         print(line)
     catalog = load_catalog(project.catalog)
     done = write_reports(project.resources, outcome.intake, outcome.problems, catalog, Policy.load(project.catalog), project.reports, term, workbook)

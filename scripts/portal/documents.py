@@ -7,6 +7,8 @@ character budget so one 200-page upload cannot make a page of megabytes.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import html
 import json
 import re
@@ -14,7 +16,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,38 @@ class DocumentError(Exception):
     """A document could not be read; the message says why, in Chinese."""
 
 
+# The C library's errno texts are English ("Operation not permitted"; FFmpeg also uses -1, EPERM,
+# as its generic failure): what admins read is Chinese.
+_ERRNO_TEXT = {
+    1: "操作不被允许（没有权限，或文件结构异常）",  # EPERM
+    2: "找不到文件（可能在处理时被移走或删除）",  # ENOENT
+    5: "读取时出现输入输出错误（磁盘或网络存储故障）",  # EIO
+    12: "内存不足",  # ENOMEM
+    13: "没有读取权限（请检查文件权限）",  # EACCES
+    22: "参数无效（文件结构异常）",  # EINVAL
+    28: "磁盘空间不足（请清理磁盘）",  # ENOSPC
+    36: "文件名太长",  # ENAMETOOLONG
+}
+_ERROR_TEXT = {"InvalidDataError": "文件数据无效", "MemoryError": "内存不足", "RecursionError": "文件结构嵌套过深"}
+
+
+def translate_strerror(line: str) -> str:
+    """A program's error line with the C library's English errno text put in Chinese."""
+    import os
+
+    for number, text in _ERRNO_TEXT.items():
+        line = line.replace(os.strerror(number), text)
+    return line
+
+
+def os_reason(error: BaseException) -> str:
+    """An error's reason in Chinese, without the file's path (servers' folders stay out of reports)."""
+    number = getattr(error, "errno", None)
+    if isinstance(number, int) and abs(number) in _ERRNO_TEXT:
+        return _ERRNO_TEXT[abs(number)]
+    return _ERROR_TEXT.get(type(error).__name__, type(error).__name__)[:200]
+
+
 @dataclass
 class DocText:
     """What a reader found: HTML blocks for the page and the whole text for search."""
@@ -37,6 +71,7 @@ class DocText:
     parts: list[str] = field(default_factory=list)
     shown: int = 0
     cut: bool = False
+    garbled: list[int] = field(default_factory=list)  # pages left out: their text is not language
 
     def add(self, tag: str, text: str) -> None:
         text = text.strip()
@@ -67,12 +102,37 @@ class DocText:
         return "\n".join(self.parts)
 
     def to_json(self) -> str:
-        return json.dumps({"html": self.html, "text": self.text}, ensure_ascii=False)
+        return json.dumps({"html": self.html, "text": self.text, "garbled": self.garbled}, ensure_ascii=False)
 
     @staticmethod
-    def from_json(data: str) -> tuple[str, str]:
+    def from_json(data: str) -> tuple[str, str, list[int]]:
         loaded = json.loads(data)
-        return loaded["html"], loaded["text"]
+        return loaded["html"], loaded["text"], loaded.get("garbled", [])
+
+
+# -- text that is not language -------------------------------------------------------------------
+
+# A font without a Unicode map (pdfTeX's bitmap fonts, some scanners' OCR layers) makes PDF text
+# extraction return raw character codes: Latin-1 symbols, accented letters and control characters
+# (`ÍÆ#(ØK) 1õ œ`) where Chinese or words were printed.
+# Letters of a language: digits, Latin with accents (pinyin's bà, ā, ǚ), Greek, Cyrillic, CJK.
+_LANGUAGE = re.compile(r"[0-9A-Za-z\u00e0-\u00f6\u00f8-\u00ff\u0100-\u024f\u0370-\u04ff"
+                       r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+# What raw font codes look like: control characters, Latin-1 symbols other than the ones Chinese
+# documents use (° ± · ² ³ ×), capital accented letters, private-use and replacement characters.
+_NOISE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\xaf\xb4-\xb6\xb8-\xd6\xd8-\xdf\ue000-\uf8ff\ufffd]")
+_JUDGED_FROM = 12  # characters: shorter text is too little to judge
+
+
+def is_garbled(text: str) -> bool:
+    """True when text is not language: many characters that only raw font codes produce, or
+    hardly any letters, digits or Chinese characters at all."""
+    visible = "".join(text.split())
+    if len(visible) < _JUDGED_FROM:
+        return False
+    noise = len(_NOISE.findall(visible)) / len(visible)
+    language = len(_LANGUAGE.findall(visible)) / len(visible)
+    return noise >= 0.15 or language < 0.25
 
 
 # -- .docx ---------------------------------------------------------------------------------------
@@ -104,8 +164,11 @@ def _table_rows(rows: Iterable[object]) -> tuple[str, str]:
             if cell._tc is previous or getattr(cell, "is_spanned", False):
                 continue
             previous = cell._tc
-            paragraphs = cell.paragraphs if hasattr(cell, "paragraphs") else cell.text_frame.paragraphs
-            lines = [p.text.strip() for p in paragraphs if p.text.strip()]
+            if hasattr(cell, "paragraphs"):  # Word: content controls may wrap a cell's paragraphs
+                texts_in = [_paragraph_text(p) for p in _word_blocks(cell._tc) if p.tag == _W_P]
+            else:
+                texts_in = [p.text for p in cell.text_frame.paragraphs]
+            lines = [line.strip() for line in texts_in if line.strip()]
             cells.append("<td>" + "<br>".join(html.escape(line) for line in lines) + "</td>")
             texts.append(" ".join(lines))
         html_rows.append("<tr>" + "".join(cells) + "</tr>")
@@ -125,10 +188,40 @@ def _open(reader: Callable[[str], Any], path: Path, kind: str) -> Any:
         raise DocumentError(f"不是有效的 {kind}（{type(error).__name__}）") from error
 
 
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_W_P, _W_TBL, _W_R = f"{_W}p", f"{_W}tbl", f"{_W}r"
+# Elements whose runs are a paragraph's text: links, content controls (structured document tags,
+# the form fields of school templates), tracked insertions, smart tags and simple fields.
+_W_RUN_HOLDERS = {f"{_W}{name}" for name in ("hyperlink", "sdt", "sdtContent", "ins", "smartTag", "fldSimple", "customXml")}
+_W_BLOCK_HOLDERS = {f"{_W}{name}" for name in ("sdt", "sdtContent", "customXml")}
+
+
+def _word_blocks(parent: Any) -> Iterable[Any]:
+    """The w:p and w:tbl elements of a body or cell in order, including those inside block-level
+    content controls (w:sdt), which python-docx skips."""
+    for child in parent.iterchildren():
+        if child.tag in (_W_P, _W_TBL):
+            yield child
+        elif child.tag in _W_BLOCK_HOLDERS:
+            yield from _word_blocks(child)
+
+
+def _paragraph_text(element: Any) -> str:
+    """A paragraph's text with the runs inside inline content controls, which python-docx skips."""
+    parts: list[str] = []
+    for child in element.iterchildren():
+        if child.tag == _W_R:
+            parts.append(child.text)
+        elif child.tag in _W_RUN_HOLDERS:
+            parts.append(_paragraph_text(child))
+    return "".join(parts)
+
+
 def read_docx(path: Path) -> DocText:
     """Headings, paragraphs, lists and tables, in document order."""
     from docx import Document
     from docx.table import Table
+    from docx.text.paragraph import Paragraph
 
     document = _open(Document, path, "Word 文档")
     found = DocText()
@@ -149,12 +242,14 @@ def read_docx(path: Path) -> DocText:
             found.add_html("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>", "\n".join(items))
             items.clear()
 
-    for block in document.iter_inner_content():
-        if isinstance(block, Table):
+    body = document.element.body
+    for element in _word_blocks(body):
+        if element.tag == _W_TBL:
             flush()
-            found.add_html(*_table_rows(block.rows))
+            found.add_html(*_table_rows(Table(element, document._body).rows))
             continue
-        text = block.text.strip()
+        block = Paragraph(element, document._body)
+        text = _paragraph_text(element).strip()
         if not text:
             continue
         style = style_of(block)
@@ -188,7 +283,7 @@ def _read_pdf(path: Path) -> DocText:
         document = pdfium.PdfDocument(str(path))
     except pdfium.PdfiumError as error:
         if "password" in str(error).lower():
-            raise DocumentError("PDF 已加密，无法读取文字") from error
+            raise DocumentError("PDF 已加密（打开需要密码），无法读取文字，网页上只提供下载；请作者另存一份不加密的 PDF 重新提交") from error
         raise DocumentError(f"不是有效的 PDF 文件（{error}）") from error
     found = DocText()
     try:
@@ -199,6 +294,9 @@ def _read_pdf(path: Path) -> DocText:
             text = text_page.get_text_bounded()
             text_page.close()
             page.close()
+            if is_garbled(text):
+                found.garbled.append(number + 1)
+                continue
             paragraphs = [p for p in re.split(r"(?:\r?\n)\s*(?:\r?\n)", text) if p.strip()]
             if paragraphs and pages > 1:
                 found.add("h4", f"第 {number + 1} 页")
@@ -260,6 +358,94 @@ def read_text_json(suffix: str, path: Path) -> str:
     return READERS[suffix](path).to_json()
 
 
+# -- programs: LibreOffice and ffmpeg ------------------------------------------------------------
+
+# Every program started for a teacher's file runs in a process group of its own, remembered here:
+# a build stopped with Ctrl+C or SIGTERM kills the groups (LibreOffice's soffice.bin is a
+# grandchild of the `soffice` started) and starts no more, so nothing runs on after it.
+_RUNNING: dict[int, subprocess.Popen[bytes]] = {}
+_RUNNING_LOCK = threading.Lock()
+_STOPPING = threading.Event()
+
+
+class ProgramStopped(BaseException):
+    """The build is stopping: no program is started any more, and what a killed program left
+    unfinished is not recorded as the file's failure (a BaseException: no handler of teachers'
+    file errors catches it)."""
+
+
+def run_program(command: list[str], timeout: float) -> subprocess.CompletedProcess[bytes]:
+    """Run a program in its own process group; on timeout the whole group is killed
+    (subprocess.TimeoutExpired is raised as usual)."""
+    with _RUNNING_LOCK:
+        if _STOPPING.is_set():
+            raise ProgramStopped("生成已中止")
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        _RUNNING[process.pid] = process
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(process.pid)
+        process.communicate()
+        raise
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.pop(process.pid, None)
+    if _STOPPING.is_set():
+        raise ProgramStopped("生成已中止")
+    return subprocess.CompletedProcess(command, process.returncode, out, err)
+
+
+def _kill_group(group: int) -> None:
+    import os
+    import signal
+
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except OSError:  # already gone
+        pass
+
+
+def stop_programs() -> None:
+    """Kill every running program's group and start no more (the build is stopping)."""
+    with _RUNNING_LOCK:
+        _STOPPING.set()
+        groups = list(_RUNNING)
+    for group in groups:
+        _kill_group(group)
+
+
+@contextlib.contextmanager
+def programs_stop_with_build() -> Iterator[None]:
+    """While the body runs, SIGINT (Ctrl+C) and SIGTERM first kill the programs, then do what
+    they did before (KeyboardInterrupt, or the end of the process). Main thread only."""
+    import os
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _STOPPING.clear()
+    saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+
+    def stop(number: int, frame: Any) -> None:
+        stop_programs()
+        previous = saved[number]
+        if callable(previous):
+            previous(number, frame)
+        else:
+            signal.signal(number, previous)
+            os.kill(os.getpid(), number)
+
+    for number in saved:
+        signal.signal(number, stop)
+    try:
+        yield
+    finally:
+        for number, previous in saved.items():
+            signal.signal(number, previous)
+
+
 # -- LibreOffice ---------------------------------------------------------------------------------
 
 
@@ -273,33 +459,92 @@ def libreoffice() -> str | None:
     return shutil.which("soffice") or shutil.which("libreoffice")
 
 
-def convert(source: Path, target: Path, to: str) -> None:
-    """Convert with LibreOffice headless (`to`: "pdf", "docx", "pptx") into `target`.
+# A profile that makes LibreOffice load nothing a document links to (pictures "linked, not
+# embedded" from a teacher's URL, OLE links) and run no macros.
+_PROFILE_SETTINGS = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="BlockUntrustedRefererLinks" oor:op="fuse"><value>true</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="DisableMacrosExecution" oor:op="fuse"><value>true</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="MacroSecurityLevel" oor:op="fuse"><value>3</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Misc"><prop oor:name="UseOpenCL" oor:op="fuse"><value>false</value></prop></item>
+</oor:items>
+"""
+_PROFILES: list[Path] = []  # idle profiles: LibreOffice's first start in a new one costs seconds
+_PROFILES_LOCK = threading.Lock()
 
-    The source is linked into a scratch folder under a plain name: LibreOffice derives the output
-    name from the input's, and names with spaces, # or emoji have tripped it up. Each call gets
-    its own profile folder so conversions can run side by side.
+
+@contextlib.contextmanager
+def _profile() -> Iterator[Path]:
+    """A LibreOffice user profile used by one conversion at a time, kept for the next one."""
+    with _PROFILES_LOCK:
+        profile = _PROFILES.pop() if _PROFILES else None
+    if profile is None or not profile.exists():
+        profile = Path(tempfile.mkdtemp(prefix="portal-lo-profile-"))
+        (profile / "user").mkdir()
+        (profile / "user" / "registrymodifications.xcu").write_text(_PROFILE_SETTINGS, encoding="utf-8")
+        import atexit
+
+        atexit.register(shutil.rmtree, profile, True)
+    try:
+        yield profile
+    finally:
+        with _PROFILES_LOCK:
+            _PROFILES.append(profile)
+
+
+@functools.cache
+def _without_network() -> list[str]:
+    """`unshare -n` where this machine allows it (root, or unprivileged namespaces): LibreOffice
+    then has no network at all, whatever a document links to."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return []
+    try:
+        subprocess.run([unshare, "-n", "true"], capture_output=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [unshare, "-n"]
+
+
+def convert_many(sources: list[Path], to: str, timeout: float) -> tuple[Path, dict[Path, Path]]:
+    """Convert several documents with one LibreOffice start (`to`: "pdf", "docx", "pptx").
+
+    Returns a scratch folder (the caller removes it) and what was made for each source; a source
+    LibreOffice could not convert is missing from the map. Sources are linked in under plain
+    names: LibreOffice derives the output name from the input's, and names with spaces, # or
+    emoji have tripped it up.
     """
     binary = libreoffice()
     if binary is None:
-        raise DocumentError("未安装 LibreOffice")
-    with tempfile.TemporaryDirectory(prefix="portal-lo-") as scratch:
-        work = Path(scratch)
-        plain = work / f"input{source.suffix.lower()}"
+        raise DocumentError("未安装 LibreOffice，请安装：apt-get install libreoffice-writer-nogui libreoffice-impress-nogui")
+    work = Path(tempfile.mkdtemp(prefix="portal-lo-"))
+    plain: list[Path] = []
+    for number, source in enumerate(sources):
+        link = work / "in" / f"{number}{source.suffix.lower()}"
+        link.parent.mkdir(exist_ok=True)
         try:
-            plain.symlink_to(source.resolve())
+            link.symlink_to(source.resolve())
         except OSError:
-            shutil.copyfile(source, plain)
-        command = [
-            binary, "--headless", "--norestore", "--nolockcheck", "--nodefault",
-            f"-env:UserInstallation={(work / 'profile').as_uri()}",
-            "--convert-to", to, "--outdir", str(work / "out"), str(plain),
-        ]
+            shutil.copyfile(source, link)
+        plain.append(link)
+    with _profile() as profile:
+        command = [*_without_network(), binary, "--headless", "--norestore", "--nolockcheck", "--nodefault", "--nologo",
+                   f"-env:UserInstallation={profile.as_uri()}", "--convert-to", to, "--outdir", str(work / "out"), *map(str, plain)]
         try:
-            subprocess.run(command, capture_output=True, timeout=LIBREOFFICE_TIMEOUT, check=False)
+            run_program(command, timeout)
         except subprocess.TimeoutExpired as error:
-            raise DocumentError("LibreOffice 转换超时") from error
-        produced = work / "out" / f"input.{to}"
-        if not produced.exists() or produced.stat().st_size == 0:
-            raise DocumentError(f"LibreOffice 无法转换为 {to.upper()}，文件可能已损坏")
-        shutil.move(str(produced), target)
+            shutil.rmtree(work, ignore_errors=True)
+            raise DocumentError("LibreOffice 转换超时，文件可能过大或已损坏；请用 Office/WPS 打开检查后另存再提交") from error
+    made = {source: work / "out" / f"{link.stem}.{to}" for source, link in zip(sources, plain)}
+    return work, {source: out for source, out in made.items() if out.exists() and out.stat().st_size > 0}
+
+
+def convert(source: Path, target: Path, to: str) -> None:
+    """Convert one document with LibreOffice headless into `target`."""
+    work, made = convert_many([source], to, LIBREOFFICE_TIMEOUT)
+    try:
+        if source not in made:
+            raise DocumentError(f"LibreOffice 无法转换为 {to.upper()}，文件可能已损坏；请用 Office/WPS 打开检查后另存再提交")
+        shutil.move(str(made[source]), target)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

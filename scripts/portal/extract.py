@@ -23,6 +23,7 @@ import json
 import multiprocessing
 import os
 import re
+import shutil
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -44,7 +45,7 @@ from .forks import Isolated, frozen_heap, isolated, warm_up
 from .model import Attachment, Problem, Record
 
 # Bump a kind's version when its output changes, so artefacts made by older code are not reused.
-VERSIONS = {"body": "1", "text": "3", "preview": "1", "modern": "1", "probe": "2", "playable": "1", "poster": "2", "captions": "1"}
+VERSIONS = {"body": "1", "text": "4", "preview": "2", "modern": "2", "probe": "3", "published": "1", "playable": "2", "poster": "2", "captions": "2"}
 _CHUNK = 1 << 20
 T = TypeVar("T")
 
@@ -83,6 +84,7 @@ class Cache:
     _made: dict[tuple[str, str, str], tuple[bool, str]] = field(default_factory=dict)  # not yet stored
     _rows: dict[str, dict[str, tuple[bool, str]]] = field(default_factory=dict)  # kind -> digest -> stored row
     _locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)  # artefacts being made
+    _adopted: set[tuple[str, str]] = field(default_factory=set)  # made in a batch this build (counted as misses)
 
     # -- digests --
     def _memo_path(self) -> Path:
@@ -183,7 +185,7 @@ class Cache:
             except (documents.DocumentError, video.MediaError, ArtefactError, Isolated) as error:
                 found = (False, str(error))
             except Exception as error:  # any parser failure on a teacher's file is a finding, not a crash
-                found = (False, f"无法读取（{type(error).__name__}）")
+                found = (False, f"无法读取（{documents.os_reason(error)}）")
             with self._lock:
                 self._made[(kind, VERSIONS[kind], digest)] = found
         else:
@@ -207,11 +209,33 @@ class Cache:
         with self._making(kind, digest):
             return self._artefact(kind, digest, suffix, make)
 
-    def _artefact(self, kind: str, digest: str, suffix: str, make: Callable[[Path], None]) -> Path:
+    def _paths(self, kind: str, digest: str, suffix: str) -> tuple[Path, Path, Path]:
         base = self.root / kind / VERSIONS[kind] / digest[:2] / digest
-        done, failed = base.with_suffix(suffix), base.with_suffix(".error")
+        return base, base.with_suffix(suffix), base.with_suffix(".error")
+
+    def has_file(self, kind: str, digest: str, suffix: str) -> bool:
+        """The artefact, or why it failed, is there."""
+        _, done, failed = self._paths(kind, digest, suffix)
+        return done.exists() or failed.exists()
+
+    def adopt(self, kind: str, digest: str, suffix: str, made: Path) -> None:
+        """Take in an artefact made elsewhere (by a batch of conversions)."""
+        base, done, _ = self._paths(kind, digest, suffix)
+        base.parent.mkdir(parents=True, exist_ok=True)
+        partial = base.with_name(f"{digest}.partial{os.getpid()}-{threading.get_ident()}{suffix}")
+        shutil.move(str(made), partial)
+        partial.replace(done)
+        with self._lock:
+            self.misses += 1
+            self._adopted.add((kind, digest))
+
+    def _artefact(self, kind: str, digest: str, suffix: str, make: Callable[[Path], None]) -> Path:
+        base, done, failed = self._paths(kind, digest, suffix)
         if done.exists():
-            self.hits += 1
+            if (kind, digest) in self._adopted:
+                self._adopted.discard((kind, digest))  # made this build: counted when adopted
+            else:
+                self.hits += 1
             return done
         if failed.exists():
             self.hits += 1
@@ -226,7 +250,7 @@ class Cache:
         except (documents.DocumentError, video.MediaError, ArtefactError, Isolated) as error:
             message = str(error)
         except Exception as error:  # any parser failure on a teacher's file is a finding, not a crash
-            message = f"无法读取（{type(error).__name__}）"
+            message = f"无法读取（{documents.os_reason(error)}）"
         else:
             partial.replace(done)  # complete or absent: never a half-written artefact
             return done
@@ -319,6 +343,12 @@ class FileView:
     poster: Published | None = None
     captions: Published | None = None
     caption_of: str | None = None  # this file is the captions of that video: not listed itself
+    caption_language: str = "zh"  # what the captions say: the track's srclang
+    unplayable: bool = False  # a video that is not one, or damaged: offered as a download only
+
+    @property
+    def caption_label(self) -> str:
+        return video.LANGUAGES[self.caption_language]
 
     def published(self) -> list[Published]:
         return [p for p in (self.preview, self.playable, self.poster, self.captions) if p is not None]
@@ -360,6 +390,46 @@ _EXPECTED: list[tuple[frozenset[str], str, Callable[[str, str], bool]]] = [
 ]
 
 
+def _vint(data: bytes, at: int) -> tuple[int, int]:
+    """An EBML variable-length integer at `at`: (value, its length in bytes); (-1, 1) if invalid."""
+    first = data[at] if at < len(data) else 0
+    length = 9 - first.bit_length() if first else 9
+    if length > 8 or at + length > len(data):
+        return -1, 1
+    value = first & (0xFF >> length)
+    for byte in data[at + 1:at + length]:
+        value = value << 8 | byte
+    return value, length
+
+
+def ebml_doctype(head: bytes) -> str | None:
+    """The DocType ("webm", "matroska") of a Matroska/WebM file's EBML header, read the way the
+    format defines it: sizes may take one to eight bytes (filetype only knows the one-byte form)."""
+    if not head.startswith(b"\x1a\x45\xdf\xa3"):
+        return None
+    size, length = _vint(head, 4)
+    at, end = 4 + length, min(len(head), 4 + length + max(size, 0))
+    while 0 <= at < end:
+        _, id_length = _vint(head, at)  # element ids are vints too (Void and CRC-32 take one byte)
+        value_size, length = _vint(head, at + id_length)
+        if value_size < 0:
+            return None
+        start = at + id_length + length
+        if head[at:at + id_length] == b"\x42\x82":
+            return head[start:start + value_size].rstrip(b"\0").decode("ascii", "replace")
+        at = start + value_size
+    return None
+
+
+def _looks_like_video(path: Path, mime: str) -> bool:
+    if mime.startswith("video/"):
+        return True
+    with path.open("rb") as handle:
+        head = handle.read(3 * 188)
+    transport_stream = len(head) == 3 * 188 and head[0] == head[188] == head[376] == 0x47  # .ts: sync bytes 188 apart
+    return transport_stream or ebml_doctype(head) in ("webm", "matroska")
+
+
 def content_mismatch(path: Path, suffix: str) -> str | None:
     """A reason when the content is not what the name says (a text file named .mp4), else None."""
     import filetype
@@ -367,11 +437,25 @@ def content_mismatch(path: Path, suffix: str) -> str | None:
     for suffixes, what, accepts in _EXPECTED:
         if suffix in suffixes:
             kind = filetype.guess(str(path))
+            mime = kind.mime if kind else ""
+            if what == "视频" and _looks_like_video(path, mime):
+                return None
             if kind is None or not accepts(kind.extension, kind.mime):
                 seen = f"识别为 {kind.extension}" if kind else "无法识别"
                 return f"文件名是 {suffix}，但内容不是{what}（{seen}），未做处理，仍可下载；请检查文件是否损坏或改错了扩展名"
             return None
     return None
+
+
+def _with_advice(reason: str, advice: str) -> str:
+    """The reason, and what to do unless the reason already says it (messages that say "请…")."""
+    return reason if "请" in reason else reason + advice
+
+
+def _garbled_note(pages: list[int], some_left: bool) -> str:
+    where = "第 " + "、".join(str(n) for n in pages[:10]) + (" 等" if len(pages) > 10 else "") + " 页的" if some_left else ""
+    return (f"{where}文字无法正确提取（PDF 的字体缺少编码信息，取出来是乱码），页面和搜索中不显示这些文字，文件仍可下载；"
+            "如需可搜索的文字，请用原文档重新导出 PDF（如 Word/WPS“另存为 PDF”），或同时提交 Word 版")
 
 
 def _warn(record: Record, attachment: Attachment, reason: str) -> Problem:
@@ -395,11 +479,13 @@ def _document_view(record: Record, attachment: Attachment, index: int, cache: Ca
     if readable is not None:
         try:
             text = cache.text("text", digest, lambda: _read_text(parsers, *readable))
-            view.text_html, view.text = documents.DocText.from_json(text)
-            if not view.text.strip():
-                problems.append(_warn(record, attachment, "文档里没有可提取的文字（可能是扫描件或图片）"))
+            view.text_html, view.text, garbled = documents.DocText.from_json(text)
+            if garbled:
+                problems.append(_warn(record, attachment, _garbled_note(garbled, bool(view.text.strip()))))
+            elif not view.text.strip():
+                problems.append(_warn(record, attachment, "文档里没有可提取的文字（可能是扫描件或图片），文件仍可下载；如需在网页上显示和搜索文字，请同时提交 Word 版或带文字层的 PDF"))
         except ArtefactError as error:
-            problems.append(_warn(record, attachment, f"{error}；文件仍可下载，请检查是否损坏"))
+            problems.append(_warn(record, attachment, _with_advice(str(error), "；文件仍可下载，请用 Office/WPS 打开检查是否损坏，必要时另存后重新提交")))
     if suffix in documents.OFFICE_PREVIEWABLE and tools.libreoffice and tools.previews:
         try:
             pdf = cache.artefact("preview", digest, ".pdf", lambda t: documents.convert(attachment.source, t, "pdf"))
@@ -409,29 +495,38 @@ def _document_view(record: Record, attachment: Attachment, index: int, cache: Ca
     return view
 
 
+def _probe(cache: Cache, kind: str, digest: str, path: Path) -> video.VideoInfo:
+    """The probe of a source ("probe") or of its playable copy ("published"), both keyed by the source."""
+    return video.VideoInfo.from_json(cache.text(kind, digest, lambda: isolated(video.probe, path, timeout=MEDIA_TIMEOUT).to_json()))
+
+
 def _video_view(record: Record, attachment: Attachment, index: int, cache: Cache, catalog: Catalog, tools: Tools, problems: list[Problem]) -> FileView:
     view = FileView()
     digest = cache.digest(attachment.source)
     try:
-        info = video.VideoInfo.from_json(cache.text("probe", digest, lambda: isolated(video.probe, attachment.source, timeout=MEDIA_TIMEOUT).to_json()))
+        info = _probe(cache, "probe", digest, attachment.source)
     except ArtefactError as error:
-        problems.append(_warn(record, attachment, f"{error}；文件仍可下载"))
+        problems.append(_warn(record, attachment, _with_advice(f"{error}；网页上只提供下载", "，请用播放器打开检查")))
+        view.unplayable = True
         return view
     view.video = info
-    if not info.browser_playable(attachment.suffix) and tools.ffmpeg:  # without it, said once per build
+    how = video.plan(info, attachment.suffix, attachment.source)
+    if how != video.AS_IS and tools.ffmpeg:  # without it, said once per build
+        suffix = video.playable_suffix(how)
         try:
-            mp4 = cache.artefact("playable", digest, ".mp4", lambda t: video.transcode(attachment.source, t))
-            view.playable = Published(mp4, f"{index}-video.mp4")
+            made = cache.artefact("playable", digest, suffix, lambda t: video.make_playable(attachment.source, t, how))
+            view.playable = Published(made, f"{index}-video{suffix}")
+            view.video = info = _probe(cache, "published", digest, made)  # what is shown is the published file's duration
         except ArtefactError as error:
-            problems.append(_warn(record, attachment, f"{error}，浏览器可能无法播放；文件仍可下载"))
+            problems.append(_warn(record, attachment, _with_advice(f"{error}，浏览器可能无法播放；文件仍可下载", "，可用格式工厂等工具转为 MP4（H.264）后重新提交")))
     try:
         jpg = cache.artefact("poster", digest, ".jpg", lambda t: isolated(video.poster, attachment.source, t, info.duration, timeout=MEDIA_TIMEOUT))
         view.poster = Published(jpg, f"{index}-poster.jpg")
     except ArtefactError as error:
-        problems.append(_warn(record, attachment, error.args[0]))
+        problems.append(_warn(record, attachment, _with_advice(error.args[0], "；视频仍可播放，只是没有封面图")))
     limit = catalog.types[record.type].max_minutes if record.type in catalog.types else None
     if limit and info.minutes > limit:
-        problems.append(_warn(record, attachment, f"视频时长 {info.clock}，超过{record.type}建议的 {limit:g} 分钟"))
+        problems.append(_warn(record, attachment, f"视频时长 {info.clock}，超过{record.type}建议的 {limit:g} 分钟；仍已发布，如需精简请剪辑后重新提交"))
     return view
 
 
@@ -447,9 +542,10 @@ def _attach_captions(record: Record, views: dict[str, FileView], cache: Cache, p
         try:
             vtt = cache.artefact("captions", cache.digest(attachment.source), ".vtt", lambda t: video.captions(attachment.source, t))
         except ArtefactError as error:
-            problems.append(_warn(record, attachment, f"字幕无法使用：{error}"))
+            problems.append(_warn(record, attachment, _with_advice(f"字幕无法使用：{error}", "；请用字幕软件另存为 UTF-8 编码的标准 SRT 或 VTT 后重新提交")))
             continue
         views[target.name].captions = Published(vtt, f"{index}-captions.vtt")
+        views[target.name].caption_language = video.caption_language(vtt.read_text(encoding="utf-8"))
         views[attachment.name].caption_of = target.name
 
 
@@ -466,7 +562,7 @@ def _view(record: Record, attachment: Attachment, index: int, cache: Cache, cata
     mismatch = content_mismatch(attachment.source, attachment.suffix)
     if mismatch:
         problems.append(_warn(record, attachment, mismatch))
-        return FileView(), problems
+        return FileView(unplayable=is_video), problems
     if is_video:
         return _video_view(record, attachment, index, cache, catalog, tools, problems), problems
     return _document_view(record, attachment, index, cache, tools, parsers, problems), problems
@@ -580,10 +676,71 @@ def _needs_media_work(attachment: Attachment, cache: Cache) -> bool:
     return digest is None or not cache.has("text" if attachment.suffix == ".pdf" else "probe", digest)
 
 
+OFFICE_BATCH = 25  # documents per LibreOffice start
+_MB = 1024 * 1024
+
+
+def _office_conversions(jobs: list[tuple[Record, int, Attachment]], cache: Cache, tools: Tools) -> dict[str, list[tuple[str, str, str, Path]]]:
+    """LibreOffice conversions this build needs and the cache lacks, by target format:
+    (kind, digest, suffix, source)."""
+    if not tools.libreoffice:
+        return {}
+    wanted: dict[tuple[str, str], tuple[str, str, str, Path]] = {}
+    for _, _, attachment in jobs:
+        suffix, source = attachment.suffix, attachment.source
+        kinds = ([("modern", documents.LEGACY_TO_MODERN[suffix])] if suffix in documents.LEGACY_TO_MODERN else []) + \
+                ([("preview", ".pdf")] if suffix in documents.OFFICE_PREVIEWABLE and tools.previews else [])
+        if not kinds or not 0 < attachment.size <= tools.max_file_mb * _MB:
+            continue
+        digest = cache.digest(source)
+        missing = [(kind, target) for kind, target in kinds if not cache.has_file(kind, digest, target)]
+        if missing and not content_mismatch(source, suffix):
+            for kind, target in missing:
+                wanted.setdefault((kind, digest), (kind, digest, target, source))
+    by_format: dict[str, list[tuple[str, str, str, Path]]] = {}
+    for job in wanted.values():
+        by_format.setdefault(job[2][1:], []).append(job)
+    return by_format
+
+
+def _convert_in_batches(conversions: dict[str, list[tuple[str, str, str, Path]]], cache: Cache, workers: int) -> None:
+    """Office documents converted many per LibreOffice start, one start per core at a time: a
+    start costs about a second, converting a lesson plan a tenth of that. What a batch does not
+    make (a damaged file, a batch that ran out of time) is converted alone later, as before, so
+    its failure is recorded against that file only."""
+    batches: list[tuple[str, list[tuple[str, str, str, Path]]]] = []
+    for to, items in conversions.items():
+        size = max(1, min(OFFICE_BATCH, -(-len(items) // workers)))
+        batches.extend((to, items[at:at + size]) for at in range(0, len(items), size))
+
+    def run(batch: tuple[str, list[tuple[str, str, str, Path]]]) -> None:
+        to, items = batch
+        try:
+            work, made = documents.convert_many([source for *_, source in items], to, documents.LIBREOFFICE_TIMEOUT + 20 * len(items))
+        except documents.DocumentError:
+            return
+        try:
+            for kind, digest, suffix, source in items:
+                if source in made:
+                    cache.adopt(kind, digest, suffix, made[source])
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    if len(batches) > 0 and sum(len(items) for _, items in batches) > 1:  # one document alone: the usual way
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(run, batches))
+
+
 def extract(records: list[Record], cache: Cache, catalog: Catalog, tools: Tools | None = None, workers: int | None = None) -> tuple[dict[str, Extracted], list[Problem]]:
     """Derive every page's extra content. Conversions run side by side in threads (they are
     ffmpeg and LibreOffice processes, or FFmpeg's libraries); pure-Python parsing in worker processes when there is
-    much of it (`Parsers`). Results are collected in a stable order."""
+    much of it (`Parsers`). Results are collected in a stable order. Stopped with Ctrl+C or
+    SIGTERM, it leaves no LibreOffice or ffmpeg running."""
+    with documents.programs_stop_with_build():
+        return _extract(records, cache, catalog, tools, workers)
+
+
+def _extract(records: list[Record], cache: Cache, catalog: Catalog, tools: Tools | None, workers: int | None) -> tuple[dict[str, Extracted], list[Problem]]:
     tools = tools or Tools.detect()
     results = {r.id: Extracted() for r in records}
     problems: list[Problem] = missing_tool_notes(tools, records)
@@ -592,6 +749,7 @@ def extract(records: list[Record], cache: Cache, catalog: Catalog, tools: Tools 
     new = sum(1 for key, _, _ in bodies.values() if not cache.has("body", key)) + sum(1 for _, _, a in jobs if _needs_reading(a, cache, tools))
     if any(_needs_media_work(a, cache) for _, _, a in jobs):
         warm_up()
+    _convert_in_batches(_office_conversions(jobs, cache, tools), cache, os.cpu_count() or 1)
     cache.close()
     parsers = Parsers(new)
     try:
@@ -607,8 +765,12 @@ def extract(records: list[Record], cache: Cache, catalog: Catalog, tools: Tools 
                 for record, index, attachment in jobs
             }
             progress = tqdm(as_completed(futures), total=len(futures), desc="处理附件", unit="个", disable=None, leave=False)
-            for future in progress:
-                found[futures[future]] = future.result()
+            try:
+                for future in progress:
+                    found[futures[future]] = future.result()
+            except BaseException:  # stopped (Ctrl+C): files not started yet are not started
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
     finally:
         parsers.close()
     for record in records:

@@ -23,8 +23,9 @@ WORKBOOK = "完成情况.xlsx"
 STATUS_FILL = {"未提交": "FDE2E1", "未达标": "FFF3CD", "达标": "E6F4EA"}
 
 
-def summary_lines(intake: Intake) -> list[str]:
-    """found = published + refused, per term and in total."""
+def summary_lines(intake: Intake, extra: list[Problem] | None = None) -> list[str]:
+    """found = published + refused, per term and in total; warnings counted with the later
+    stages' (`extra`: extraction's), as they are printed."""
     found_by_term: Counter[str] = Counter()
     published_by_term: Counter[str] = Counter(r.term for r in intake.records)
     refused_paths = {p.path for p in intake.refused}
@@ -37,7 +38,7 @@ def summary_lines(intake: Intake) -> list[str]:
         published = published_by_term[term]
         lines.append(f"  {term}：共 {found_by_term[term]} 份，发布 {published} 份，未发布 {found_by_term[term] - published} 份")
     refused = intake.found - len(intake.records)
-    lines.append(f"合计：共找到 {intake.found} 份成果，发布 {len(intake.records)} 份，未发布 {refused} 份，提醒 {len(intake.warnings)} 条")
+    lines.append(f"合计：共找到 {intake.found} 份成果，发布 {len(intake.records)} 份，未发布 {refused} 份，提醒 {len(intake.warnings) + sum(1 for p in extra or [] if not p.refused)} 条")
     return lines
 
 
@@ -177,7 +178,7 @@ def write_reports(resources: Path, intake: Intake, extra: list[Problem], catalog
     folder.mkdir(parents=True, exist_ok=True)
     done = completion(resources, intake.records, catalog, policy, term)
     problems = intake.problems + extra + done.problems
-    text = "\n".join(["成果检查报告", "", *summary_lines(intake), "", *problem_lines(problems), ""])
+    text = "\n".join(["成果检查报告", "", *summary_lines(intake, extra + done.problems), "", *problem_lines(problems), ""])
     (folder / "problems.txt").write_text(text, encoding="utf-8")
     data = {
         "found": intake.found,

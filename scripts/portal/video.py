@@ -5,8 +5,11 @@ Teachers hand in what their screen recorders write (EV录屏, Camtasia): .mp4, .
 to H.264/AAC MP4 with the index at the front (+faststart) so playback starts before the download
 ends. Probing and poster frames use FFmpeg's libraries in-process (PyAV): starting the ffprobe and
 ffmpeg programs cost ~0.1 s per video, reading a header and one frame costs a few milliseconds.
-Re-encoding, long and rare, runs the ffmpeg program. Each function takes a source and writes one
-target; caching is the caller's business.
+Re-encoding is the costliest thing a school server does, so a video is re-encoded only when its
+streams need it: H.264 in .mov/.flv/.avi/.mkv, or an MP4 with its index at the end, is remuxed
+(streams copied, audio made AAC only when browsers cannot play it); a WebM from a browser's
+screen recorder (no duration, no cues: it shows 0:00 and cannot be sought) is remuxed into a WebM
+that has both. Each function takes a source and writes one target; caching is the caller's business.
 """
 
 from __future__ import annotations
@@ -18,11 +21,16 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from .documents import os_reason, run_program, translate_strerror
+
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".webm", ".mov", ".flv", ".wmv", ".avi", ".mkv", ".mpg", ".mpeg", ".3gp", ".ts"}
 CAPTION_SUFFIXES = {".vtt", ".srt"}
 _BROWSER_MP4 = ({"h264"}, {"aac", "mp3"})
 _BROWSER_WEBM = ({"vp8", "vp9", "av1"}, {"vorbis", "opus"})
 TIMEOUT = 3600  # a 45-minute lesson recording on a slow server
+MAX_SECONDS = 12 * 3600  # a longer "duration" is a damaged header, not a lesson
+MAX_SIDE = 8192
+_COPYABLE_MP4 = ({"h264"}, {"aac", "mp3"}, {"yuv420p", "yuvj420p"})
 
 
 class MediaError(Exception):
@@ -56,6 +64,10 @@ class VideoInfo:
         minutes, seconds = divmod(rest, 60)
         return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
+    def sane(self) -> bool:
+        """False for what a damaged header claims: a duration of days, a picture of no size."""
+        return 0 <= self.duration <= MAX_SECONDS and 0 < self.width <= MAX_SIDE and 0 < self.height <= MAX_SIDE
+
     def browser_playable(self, suffix: str) -> bool:
         audio_ok = lambda allowed: self.audio_codec is None or self.audio_codec in allowed  # noqa: E731
         if suffix in (".mp4", ".m4v"):
@@ -76,14 +88,14 @@ class VideoInfo:
 
 def _run(command: list[str], what: str) -> subprocess.CompletedProcess[bytes]:
     try:
-        result = subprocess.run(command, capture_output=True, timeout=TIMEOUT, check=False)
+        result = run_program(command, TIMEOUT)
     except subprocess.TimeoutExpired as error:
         raise MediaError(f"{what}超时") from error
     if result.returncode != 0:
         last = result.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["未知错误"]
         # ffmpeg names the file by its full path: keep the server's folders out of the report.
         detail = last[0].split(": ", 1)[-1] if last[0].startswith("/") else last[0]
-        raise MediaError(f"{what}失败：{detail[:200]}")
+        raise MediaError(f"{what}失败：{translate_strerror(detail)[:200]}")
     return result
 
 
@@ -101,35 +113,97 @@ def probe(path: Path) -> VideoInfo:
                 duration = container.duration / av.time_base
             else:
                 duration = float(video.duration * video.time_base) if video.duration and video.time_base else 0.0
-            return VideoInfo(
+            info = VideoInfo(
                 duration=duration,
-                video_codec=video.codec_context.name or "",
-                audio_codec=audio.codec_context.name if audio is not None else None,
+                video_codec=_codec_name(video),
+                audio_codec=_codec_name(audio) if audio is not None else None,
                 width=video.codec_context.width or 0,
                 height=video.codec_context.height or 0,
                 pixel_format=video.codec_context.pix_fmt or "",
                 container=container.format.name,
             )
     except av.error.FFmpegError as error:
-        raise MediaError(f"读取视频信息失败：{_reason(error)}") from error
+        raise MediaError(f"读取视频信息失败：{_reason(error)}，文件可能已损坏；请用播放器打开检查，必要时重新导出视频后提交") from error
+    if not info.sane():
+        raise MediaError(f"视频信息异常（时长 {info.clock}，画面 {info.width}×{info.height}），文件可能已损坏，网页上不提供播放；"
+                         "请用播放器打开检查，必要时重新导出视频后提交")
+    return info
+
+
+def _codec_name(stream: object) -> str:
+    """The codec's own name (mp3), not its decoder's (mp3float, aac_fixed)."""
+    codec = stream.codec_context.codec  # type: ignore[attr-defined]
+    return str(getattr(codec, "canonical_name", None) or codec.name or "")
 
 
 def _reason(error: Exception) -> str:
-    """FFmpeg's reason without the file's path (the server's folders stay out of reports)."""
-    return str(getattr(error, "strerror", None) or type(error).__name__)[:200]
+    """FFmpeg's reason in Chinese and without the file's path (the server's folders stay out of
+    reports)."""
+    return os_reason(error)
 
 
-def transcode(source: Path, target: Path) -> None:
-    """Re-encode to H.264/AAC MP4, even dimensions, 4:2:0, index at the front."""
-    _run(
-        ["ffmpeg", "-v", "error", "-nostdin", "-y", "-i", str(source),
-         "-map", "0:v:0", "-map", "0:a:0?",
-         "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
-         "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2",
-         "-c:a", "aac", "-b:a", "128k", "-ac", "2",
-         "-movflags", "+faststart", "-f", "mp4", str(target)],
-        "视频转码",
-    )
+# How a video is made browser-playable, cheapest first.
+AS_IS, WEBM_REMUX, MP4_REMUX, MP4_COPY_VIDEO, TRANSCODE = "as-is", "webm-remux", "mp4-remux", "mp4-copy-video", "transcode"
+
+
+def moov_at_end(path: Path) -> bool:
+    """True for an MP4 whose index (moov) follows its media data: a browser must fetch the end
+    of the file before it can play (what many cameras and editors write)."""
+    with path.open("rb") as handle:
+        while header := handle.read(8):
+            if len(header) < 8:
+                return False
+            size, kind = int.from_bytes(header[:4], "big"), header[4:]
+            if kind == b"moov":
+                return False
+            if kind == b"mdat":
+                return True
+            if size == 1:
+                size = int.from_bytes(handle.read(8), "big") - 8
+            elif size == 0:
+                return False
+            handle.seek(size - 8, 1)
+    return False
+
+
+def plan(info: VideoInfo, suffix: str, path: Path) -> str:
+    """What publishing this video takes: nothing, a remux (streams copied), or a re-encode."""
+    if info.browser_playable(suffix):
+        if suffix == ".webm":
+            return WEBM_REMUX if info.duration <= 0 else AS_IS
+        return MP4_REMUX if moov_at_end(path) else AS_IS
+    videos, audios, pixels = _COPYABLE_MP4
+    if info.video_codec in videos and info.pixel_format in pixels:
+        return MP4_REMUX if info.audio_codec is None or info.audio_codec in audios else MP4_COPY_VIDEO
+    return TRANSCODE
+
+
+_STREAMS = ["-map", "0:v:0", "-map", "0:a:0?"]
+_TO_MP4 = ["-movflags", "+faststart", "-f", "mp4"]
+_AAC = ["-c:a", "aac", "-b:a", "128k", "-ac", "2"]
+_ARGUMENTS = {
+    WEBM_REMUX: ["-c", "copy", "-f", "webm"],  # the muxer writes the duration and the cues at the end
+    MP4_REMUX: ["-c", "copy", *_TO_MP4],
+    MP4_COPY_VIDEO: ["-c:v", "copy", *_AAC, *_TO_MP4],
+    TRANSCODE: ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
+                "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2", *_AAC, *_TO_MP4],
+}
+
+
+def playable_suffix(how: str) -> str:
+    return ".webm" if how == WEBM_REMUX else ".mp4"
+
+
+def make_playable(source: Path, target: Path, how: str) -> None:
+    """Write the browser-playable copy; a remux that FFmpeg refuses (odd timestamps in an old
+    FLV) falls back to re-encoding, into MP4."""
+    command = ["ffmpeg", "-v", "error", "-nostdin", "-y", "-i", str(source), *_STREAMS]
+    try:
+        _run([*command, *_ARGUMENTS[how], str(target)], "视频转码" if how == TRANSCODE else "视频重新封装")
+    except MediaError:
+        if how in (TRANSCODE, WEBM_REMUX):
+            raise
+        _run([*command, *_ARGUMENTS[TRANSCODE], str(target)], "视频转码")
 
 
 def poster(source: Path, target: Path, duration: float) -> None:
@@ -142,7 +216,10 @@ def poster(source: Path, target: Path, duration: float) -> None:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             if at and stream.time_base:
-                container.seek(int(at / stream.time_base), stream=stream)  # the key frame before `at`
+                try:
+                    container.seek(int(at / stream.time_base), stream=stream)  # the key frame before `at`
+                except av.error.FFmpegError:
+                    pass  # no index to seek by (a screen recorder's WebM): decode from the start
             chosen = None
             for frame in container.decode(stream):
                 chosen = frame
@@ -158,13 +235,51 @@ def poster(source: Path, target: Path, duration: float) -> None:
         raise MediaError(f"生成视频封面失败：{_reason(error)}") from error
 
 
-_SRT_TIME = re.compile(r"(\d{1,2}:\d{2}:\d{2}),(\d{3})")
+# Timings as subtitle tools really write them: "00:00:00,1", "0:00:04", "00:04.5", "1:02:03.45".
+_CUE_TIME = re.compile(r"(?:(\d{1,3}):)?(\d{1,2}):(\d{1,2})(?:[,.:](\d{1,3}))?")
+_CUE_LINE = re.compile(rf"^\s*({_CUE_TIME.pattern})\s*-+>\s*({_CUE_TIME.pattern})(.*)$")
+
+
+def _vtt_time(text: str) -> str:
+    """One timing as WebVTT writes it: the digits after the comma or dot are a fraction of a
+    second (",1" is 100 ms, ",05" 50 ms), missing ones are zero ("00:00:04" is 4.000 s)."""
+    match = _CUE_TIME.fullmatch(text.strip())
+    assert match is not None
+    hours, minutes, seconds, millis = match.groups()
+    return f"{int(hours or 0):02d}:{int(minutes):02d}:{int(seconds):02d}.{(millis or '0').ljust(3, '0')}"
 
 
 def srt_to_vtt(text: str) -> str:
-    """SubRip to WebVTT: a header, and "," before milliseconds becomes "."."""
+    """SubRip to WebVTT: a header, and each cue's timing line written the way WebVTT requires;
+    cue numbers are dropped (a number alone is a cue identifier in WebVTT, harmless but noise)."""
     body = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-    return "WEBVTT\n\n" + _SRT_TIME.sub(r"\1.\2", body).strip() + "\n"
+    cues: list[str] = []
+    for block in re.split(r"\n\s*\n", body.strip()):
+        lines = block.split("\n")
+        for at, line in enumerate(lines[:3]):
+            match = _CUE_LINE.match(line)
+            if match:
+                start, end = _vtt_time(match.group(1)), _vtt_time(match.group(6))
+                words = [w for w in lines[at + 1:] if w.strip()]
+                if words:
+                    cues.append(f"{start} --> {end}\n" + "\n".join(words))
+                break
+    if not cues:
+        raise MediaError("字幕文件里没有可识别的时间轴（应为 00:00:01,000 --> 00:00:04,000 这样的格式），请用字幕软件另存为标准 SRT 或 VTT 后重新提交")
+    return "WEBVTT\n\n" + "\n\n".join(cues) + "\n"
+
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
+LANGUAGES = {"zh": "中文字幕", "en": "英语字幕"}
+
+
+def caption_language(vtt: str) -> str:
+    """"zh" or "en" from what the cues say (an English lesson's captions are English), by counting
+    Chinese characters against Latin letters outside the timing lines."""
+    text = "\n".join(line for line in vtt.splitlines()[1:] if "-->" not in line)
+    han, latin = len(_HAN.findall(text)), len(_LATIN.findall(text))
+    return "en" if latin > 4 * han else "zh"
 
 
 def decode_subtitles(data: bytes) -> str:
@@ -181,6 +296,6 @@ def captions(source: Path, target: Path) -> None:
     text = decode_subtitles(source.read_bytes())
     if source.suffix.lower() == ".srt":
         text = srt_to_vtt(text)
-    elif not text.lstrip().startswith("WEBVTT"):
-        raise MediaError("VTT 字幕文件应以 WEBVTT 开头")
+    elif not text.lstrip("\ufeff").lstrip().startswith("WEBVTT"):
+        raise MediaError("VTT 字幕文件应以 WEBVTT 开头，请用字幕软件另存为标准 VTT 或 SRT 后重新提交")
     target.write_text(text, encoding="utf-8")
