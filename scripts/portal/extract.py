@@ -407,7 +407,8 @@ def _document_view(record: Record, attachment: Attachment, index: int, cache: Ca
             view.preview = Published(pdf, f"{index}-preview.pdf")
         except ArtefactError as error:
             problems.append(_warn(record, attachment, f"无法生成 PDF 预览：{error}"))
-    pdf = attachment.source if suffix == ".pdf" else view.preview.source if view.preview else None
+    # Page images of a PDF that could be read (a broken one has been reported already) or of the preview.
+    pdf = (attachment.source if view.text_html is not None else None) if suffix == ".pdf" else view.preview.source if view.preview else None
     if pdf is not None:
         try:
             view.sheets = pages.sheets(cache, digest, pdf, index)

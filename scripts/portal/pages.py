@@ -11,7 +11,9 @@ PDFium is C code reading a teacher's file.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -63,10 +65,19 @@ def render(pdf: Path, target: Path) -> None:
         document.close()
 
 
+def _render_apart(pdf: Path, target: Path) -> None:
+    """`render` in a process of its own; a half-drawn folder is removed when it fails."""
+    try:
+        isolated(render, pdf, target, timeout=TIMEOUT)
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+
+
 def sheets(cache: Artefacts, digest: str, pdf: Path, index: int) -> list[Sheet]:
     """The page images of `pdf` (made once per content hash `digest`), named for attachment
     number `index` of its resource. Raises the cache's error when PDFium cannot draw the file."""
-    folder = cache.artefact("sheets", digest, ".pages", lambda target: isolated(render, pdf, target, timeout=TIMEOUT))
+    folder = cache.artefact("sheets", digest, ".pages", partial(_render_apart, pdf))
     info = json.loads((folder / INFO).read_text(encoding="utf-8"))
     return [
         Sheet(folder / f"{n}.jpg", f"{index}-page{n}.jpg", width, height, n, int(info["total"]))
