@@ -2,7 +2,8 @@
 axe-core finds no serious or critical violation on the key pages, no page scrolls sideways at
 360 px, search works without DecompressionStream, keyboard focus is visible and stays put when a
 facet changes, the search page does not jump, and print shows what a page holds. Every request
-that leaves 127.0.0.1 fails the test (the `offline_page` fixture)."""
+that leaves 127.0.0.1 fails the test (the `offline_page` fixture). The file's name sorts after
+test_bench.py, which starts Playwright itself while the session's browser is not yet running."""
 
 from __future__ import annotations
 
