@@ -62,8 +62,14 @@ $(VENV)/.runtime-installed: requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-setup-test: setup $(VENV)/.test-installed
+setup-test: setup $(VENV)/.test-installed tests/node_modules/.installed
 	bash scripts/setup-system.sh test
+
+# axe-core (accessibility checks in the browser tests), pinned in tests/package-lock.json.
+tests/node_modules/.installed: tests/package.json tests/package-lock.json
+	@command -v npm >/dev/null || { echo "缺少 npm（浏览器测试要用它安装 axe-core）。请用管理员账户运行：apt-get install npm" >&2; exit 1; }
+	cd tests && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 $(VENV)/.test-installed: requirements-test.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt

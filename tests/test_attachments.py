@@ -149,7 +149,8 @@ def test_document_text_is_shown_and_office_files_get_pdf_previews(site) -> None:
     assert len(previews) == 3  # .docx, .pptx, .doc
     for preview in previews:
         assert preview.read_bytes()[:5] == b"%PDF-"
-        assert f'src="media/{preview.name}"' in text
+        assert f'href="media/{preview.name}"' in text  # 打开完整 PDF, beside images of its first pages
+    assert len(list(media(project, "文档").glob("*-page1.jpg"))) == 4  # the three previews and the .pdf
 
 
 def test_broken_files_are_reported_by_path_and_the_rest_publishes(site) -> None:

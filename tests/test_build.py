@@ -55,9 +55,12 @@ def test_resource_page_shows_metadata_points_and_files(built) -> None:
     assert '<video controls preload="metadata" src="files/%E5%BE%AE%E8%AF%BE%20%E8%A7%86%E9%A2%91%231.mp4" poster="media/0-poster.jpg">' in text
     assert (project.site / "r" / f"{T1}-钟表" / "files" / "微课 视频#1.mp4").is_file()
     assert '<img src="files/%E6%9D%BF%E4%B9%A6.png"' in text
-    assert '<iframe class="portal-pdf" src="files/%E5%AD%A6%E4%B9%A0%E5%8D%95.pdf"' in text
-    # The .docx text is on the page: heading, paragraph and table cells.
-    assert "<h5>教学目标</h5>" in text and "<p>认识整时和半时。</p>" in text
+    # A PDF shows as images of its first pages (they work on phones and on paper) with the whole file a click away.
+    assert '<a class="portal-open" href="files/%E5%AD%A6%E4%B9%A0%E5%8D%95.pdf">打开完整 PDF（共 1 页）</a>' in text
+    assert re.search(r'<img src="media/\d-page1.jpg" width="9\d\d" height="\d+" loading="lazy" alt="学习单.pdf 第 1 页">', text)
+    assert "<iframe" not in text
+    # The .docx text is on the page: title and heading (one level each below the file's name), paragraph and table cells.
+    assert "<h4>认识钟表教学设计</h4>" in text and "<h5>教学目标</h5>" in text and "<p>认识整时和半时。</p>" in text
     assert "<td>导入</td><td>5分钟</td>" in text
     # Sizes shown next to downloads; an HTML upload is published under a name served as a download.
     assert re.search(r"下载 教学设计.docx</a>（\d+\.\d KB）", text)

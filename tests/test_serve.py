@@ -159,13 +159,13 @@ def test_missing_paths_get_the_sites_chinese_404_page(server, path: str) -> None
     response, body = get(server, quote(path))
     assert response.status == 404
     text = body.decode("utf-8")
-    assert "页面不存在" in text and "回到首页" in text
+    assert "找不到这个页面" in text and "回到首页" in text
     assert "Not found" not in text and "Directory listing" not in text and "root:" not in text
 
 
 def test_the_built_404_page_is_chinese(site: Project) -> None:
     text = (site.site / "404.html").read_text(encoding="utf-8")
-    assert "<h1>页面不存在</h1>" in text and "404 - Not found" not in text
+    assert "<h1>404 · 找不到这个页面</h1>" in text and "404 - Not found" not in text
     assert "<title>页面不存在 - " in text
 
 

@@ -79,9 +79,28 @@
 
   // -- loading -----------------------------------------------------------------------------------
 
+  // Browsers without DecompressionStream (older Chromium cores of 360 and QQ browsers) get a
+  // small inflate library (fflate, MIT, assets/vendor/), loaded only then and only once.
+  var inflater = null;
+  function gunzipper() {
+    if (typeof DecompressionStream === "function") return Promise.resolve(null);
+    if (!inflater) inflater = new Promise(function (resolve, reject) {
+      var script = document.createElement("script");
+      script.src = BASE + "assets/vendor/fflate.min.js";
+      script.onload = function () { resolve(window.fflate); };
+      script.onerror = function () { inflater = null; reject(new Error("fflate")); };
+      document.head.appendChild(script);
+    });
+    return inflater;
+  }
+
   function loadGz(url) {
-    return fetch(url).then(function (response) {
+    return Promise.all([fetch(url), gunzipper()]).then(function (got) {
+      var response = got[0], fflate = got[1];
       if (!response.ok) throw new Error(url + " " + response.status);
+      if (fflate) return response.arrayBuffer().then(function (buffer) {
+        return fflate.strFromU8(fflate.gunzipSync(new Uint8Array(buffer)));
+      });
       var stream = response.body.pipeThrough(new DecompressionStream("gzip"));
       return new Response(stream).text();
     }).then(JSON.parse);
@@ -259,8 +278,60 @@
     return values.sort();
   }
 
-  function drawFacets(state, table) {
+  // Facets: on a narrow screen they fold behind a button that names the ticked ones; the ticked
+  // ones are also shown as chips that untick with one press. A redraw keeps keyboard focus where
+  // the user was.
+  var refocus = null;  // {name, value} of the checkbox to focus after the next redraw
+  var toggle = root.querySelector(".portal-facets__toggle");
+  toggle.addEventListener("click", function () {
     var panel = root.querySelector(".portal-facets");
+    var open = panel.hasAttribute("data-folded");
+    if (open) panel.removeAttribute("data-folded"); else panel.setAttribute("data-folded", "");
+    toggle.setAttribute("aria-expanded", String(open));
+  });
+
+  function untick(key, value) {
+    var next = readState();
+    next.filters[key] = next.filters[key].filter(function (v) { return v !== value; });
+    writeState(next, true);
+    run();
+  }
+
+  function facetName(key, value) {
+    return key === "point" ? value + " " + facets.points.info[value][3] : value;
+  }
+
+  function drawChosen(state) {
+    var chosen = root.querySelector(".portal-facets__chosen");
+    chosen.textContent = "";
+    var count = 0;
+    FACETS.forEach(function (f) {
+      state.filters[f[0]].forEach(function (value) {
+        count++;
+        var chip = el("button", "portal-chip", facetName(f[0], value) + " ×");
+        chip.type = "button";
+        chip.setAttribute("aria-label", "取消筛选：" + f[1] + " " + value);
+        chip.addEventListener("click", function () { refocus = { toggle: true }; untick(f[0], value); });
+        chosen.appendChild(chip);
+      });
+    });
+    toggle.textContent = count ? "筛选条件（已选 " + count + " 项）" : "筛选条件";
+  }
+
+  function restoreFocus() {
+    if (!refocus) return;
+    var wanted = refocus;
+    refocus = null;
+    var target = wanted.toggle ? toggle : null;
+    root.querySelectorAll(".portal-facets__list input").forEach(function (input) {
+      if (input.name === wanted.name && input.value === wanted.value) target = input;
+    });
+    if (target && target.offsetParent !== null) target.focus(); else toggle.focus();
+  }
+
+  function drawFacets(state, table) {
+    var panel = root.querySelector(".portal-facets__list");
+    drawChosen(state);
     panel.textContent = "";
     FACETS.forEach(function (f) {
       var key = f[0];
@@ -279,6 +350,7 @@
         input.value = value;
         input.checked = chosen.indexOf(value) >= 0;
         input.addEventListener("change", function () {
+          refocus = { name: key, value: value };
           var next = readState();
           next.q = state.q;
           next.filters[key] = input.checked ? next.filters[key].concat([value])
@@ -287,8 +359,7 @@
           run();
         });
         label.appendChild(input);
-        var name = key === "point" ? value + " " + facets.points.info[value][3] : value;
-        label.appendChild(el("span", "", name));
+        label.appendChild(el("span", "", facetName(key, value)));
         label.appendChild(el("span", "portal-count", String(table[key][value] || 0)));
         box.appendChild(label);
       });
@@ -317,6 +388,15 @@
       docs.forEach(function (d) {
         if (!d) return;
         var item = el("li", "portal-card portal-result");
+        if (d.v) {
+          var poster = el("img", "portal-card__poster");
+          poster.src = BASE + d.v;
+          poster.width = 96;
+          poster.height = 54;
+          poster.loading = "lazy";
+          poster.alt = "";
+          item.appendChild(poster);
+        }
         var link = el("a", "portal-card__title");
         link.href = BASE + d.u;
         highlight(link, d.t);
@@ -337,7 +417,7 @@
     area.textContent = "";
     var anyFilter = FACETS.some(function (f) { return state.filters[f[0]].length; });
     if (!state.q.trim() && !anyFilter) {
-      area.appendChild(el("p", "portal-empty", "输入关键词搜索全部成果的标题、信息和文档内容，或在左侧按条件筛选。"));
+      area.appendChild(el("p", "portal-empty", "输入关键词搜索全部成果的标题、信息和文档内容，或按条件筛选。"));
       return Promise.resolve();
     }
     var summary = el("p", "portal-search__count", current.length ? "找到 " + current.length + " 份成果" : "没有找到符合条件的成果。");
@@ -369,6 +449,7 @@
       if (ticket !== running) return;
       current = rank(found.candidates, found.tiers, state.filters);
       drawFacets(state, counts(found.candidates, state.filters));
+      restoreFocus();
       return drawResults(state, ticket);
     }).then(function () {
       if (ticket === running) root.setAttribute("data-ready", "true");

@@ -20,11 +20,13 @@ import pygal
 from markupsafe import Markup, escape
 from pygal.style import Style
 
+from . import palette
 from .catalog import Catalog
 
 FONTS = "'Noto Sans CJK SC', 'Noto Sans CJK JP', 'WenQuanYi Micro Hei', 'Microsoft YaHei', SimHei, sans-serif"
 ENV_COLOURS = {"A": "#26a69a", "B": "#5c6bc0", "C": "#ef6c00"}
 WIDTH = 720
+HEAT: palette.Colour = (38.0, 166.0, 154.0)  # the heat table's darkest shade
 
 
 def _style(colours: Sequence[str]) -> Style:
@@ -57,7 +59,14 @@ def _svg(chart: pygal.graph.graph.Graph, title: str) -> str:
         stable = hashlib.sha1(text.replace(random_id.group(1), "").encode("utf-8")).hexdigest()[:12]
         text = text.replace(random_id.group(1), stable)
     label = escape(title)
-    return text.replace("<svg ", f'<svg role="img" aria-label="{label}" class="portal-chart" ', 1).replace(' class="pygal-chart"', "", 1)
+    svg = text.replace("<svg ", f'<svg role="img" aria-label="{label}" class="portal-chart" ', 1).replace(' class="pygal-chart"', "", 1)
+    return _scroll_box(svg, title)
+
+
+def _scroll_box(inner: str, title: str) -> str:
+    """A chart or table in a box that scrolls sideways on a phone: the chart keeps its drawn width,
+    so its text stays at least 12 px, and the page itself never scrolls sideways."""
+    return f'<div class="portal-scroll" tabindex="0" role="region" aria-label="{escape(title)}">{inner}</div>'
 
 
 def bar_chart(labels: Sequence[str], values: Sequence[int], title: str, colour: str = "#26a69a") -> str:
@@ -79,7 +88,7 @@ def point_coverage(catalog: Catalog, by_point: dict[str, int], title: str) -> st
     codes = list(catalog.points)
     counts = [by_point.get(c, 0) for c in codes]
     chart = pygal.Bar(**_config(["#26a69a"], 330, x_label_rotation=-90, print_values_position="top",
-                                show_x_guides=False, y_title="成果数", value_font_size=10))
+                                show_x_guides=False, y_title="成果数", value_font_size=12))
     chart.title = title
     chart.x_labels = codes
     chart.y_labels = _integer_ticks(max(counts, default=0))
@@ -119,14 +128,13 @@ def heat_table(catalog: Catalog, grid: dict[str, dict[str, int]], by_env: dict[s
                 continue
             value = grid[env][dim]
             share = value / top
-            # Shades of the site's teal; white text once the cell is dark.
-            background = f"rgba(38, 166, 154, {0.08 + 0.82 * share:.2f})"
-            colour = "#ffffff" if share > 0.6 else "#1b1b1b"
-            cells.append(f'<td style="background:{background};color:{colour}">{value}</td>')
+            # Shades of teal; the digits in whichever of near-black and white reads better on the shade.
+            shade = palette.mix(HEAT, palette.WHITE, 0.08 + 0.82 * share)
+            colour = palette.hex_of(palette.readable_on(shade))
+            cells.append(f'<td style="background:{palette.hex_of(shade)};color:{colour}">{value}</td>')
         body.append(f'<tr><th scope="row">{escape(env)} · {escape(catalog.environments[env])}</th>{"".join(cells)}<td>{by_env[env]}</td></tr>')
     totals = "".join(f"<td>{by_dim[dim]}</td>" for dim in columns)
-    return Markup(
+    return Markup(_scroll_box(
         f'<table class="portal-heat" aria-label="{escape(title)}"><caption>{escape(title)}</caption>'
         f'<thead><tr><th scope="col">教学环境</th>{head}<th scope="col">合计</th></tr></thead>'
-        f'<tbody>{"".join(body)}<tr><th scope="row">合计</th>{totals}<td></td></tr></tbody></table>'
-    )
+        f'<tbody>{"".join(body)}<tr><th scope="row">合计</th>{totals}<td></td></tr></tbody></table>', title))

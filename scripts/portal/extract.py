@@ -39,13 +39,13 @@ import markdown
 import nh3
 from tqdm import tqdm
 
-from . import documents, video
+from . import documents, pages, video
 from .catalog import Catalog
 from .forks import Isolated, frozen_heap, isolated, warm_up
 from .model import Attachment, Problem, Record
 
 # Bump a kind's version when its output changes, so artefacts made by older code are not reused.
-VERSIONS = {"body": "1", "text": "4", "preview": "2", "modern": "2", "probe": "3", "published": "1", "playable": "2", "poster": "2", "captions": "2"}
+VERSIONS = {"body": "1", "text": "4", "preview": "2", "modern": "2", "probe": "3", "published": "1", "playable": "2", "poster": "2", "captions": "2", "sheets": "1"}
 _CHUNK = 1 << 20
 T = TypeVar("T")
 
@@ -343,6 +343,7 @@ class FileView:
     poster: Published | None = None
     captions: Published | None = None
     caption_of: str | None = None  # this file is the captions of that video: not listed itself
+    sheets: list[pages.Sheet] = field(default_factory=list)  # images of the first pages of a PDF
     caption_language: str = "zh"  # what the captions say: the track's srclang
     unplayable: bool = False  # a video that is not one, or damaged: offered as a download only
 
@@ -350,8 +351,8 @@ class FileView:
     def caption_label(self) -> str:
         return video.LANGUAGES[self.caption_language]
 
-    def published(self) -> list[Published]:
-        return [p for p in (self.preview, self.playable, self.poster, self.captions) if p is not None]
+    def published(self) -> list[Published | pages.Sheet]:
+        return [p for p in (self.preview, self.playable, self.poster, self.captions) if p is not None] + list(self.sheets)
 
 
 @dataclass
@@ -492,6 +493,13 @@ def _document_view(record: Record, attachment: Attachment, index: int, cache: Ca
             view.preview = Published(pdf, f"{index}-preview.pdf")
         except ArtefactError as error:
             problems.append(_warn(record, attachment, f"无法生成 PDF 预览：{error}"))
+    # Page images of a PDF that could be read (a broken one has been reported already) or of the preview.
+    pdf = (attachment.source if view.text_html is not None else None) if suffix == ".pdf" else view.preview.source if view.preview else None
+    if pdf is not None:
+        try:
+            view.sheets = pages.sheets(cache, digest, pdf, index)
+        except ArtefactError as error:
+            problems.append(_warn(record, attachment, f"无法生成页面图片：{error}；文件仍可下载"))
     return view
 
 

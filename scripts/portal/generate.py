@@ -28,13 +28,15 @@ from urllib.parse import quote
 
 import jinja2
 import yaml
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from .briefings import BRIEFINGS, FEED, Charts, atom_feed, read_briefings, render_briefing, stats_context
 from .catalog import Catalog
 from .chrome import BODY, TITLE, HtmlPage, Shape, shape_of, shell_paths
 from .extract import Extracted
+from .index import card_poster
 from .model import Problem, Record, newest_first, slug, term_label
+from .palette import palette
 from .register import Teacher
 from .settings import Settings
 from .showcase import json_ld
@@ -46,6 +48,7 @@ HIDE = ["navigation", "toc"]
 RELATED = 6
 HOME_LIST = 10
 TEMPLATES = Path(__file__).with_name("templates")
+PALETTE_CSS = "assets/portal-palette.css"  # linked by overrides/main.html
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class Site:
         self.records = records
         self.catalog = catalog
         self.group_slugs = self._group_slugs()
+        self.posters: dict[str, str] = {}  # record id -> media name of its video poster, for cards
         self.sections = [
             Section("subjects", "按学科浏览", "学科", lambda r: [r.subject]),
             Section("points", "按能力点浏览", "能力点", lambda r: r.competencies),
@@ -141,6 +145,47 @@ def url_to(from_page: str, target: str) -> str:
     return base + quote(target)
 
 
+_HEADING_TAG = re.compile(r"<(/?)h([1-6])\b", re.I)
+_TABLE = re.compile(r"(<table\b.*?</table>)", re.S | re.I)
+
+
+def nest_headings(fragment: str, top: int) -> Markup:
+    """The headings of a teacher's text renumbered to sit under the page's own: the first level
+    used becomes `top`, and no heading is more than one level below the one before it (a skip from
+    h2 to h4 leaves screen-reader users wondering what they missed)."""
+    levels = sorted({int(m.group(2)) for m in _HEADING_TAG.finditer(fragment) if not m.group(1)})
+    rank = {level: i for i, level in enumerate(levels)}
+    open_levels: list[int] = []
+    previous = top - 1
+
+    def renumber(match: re.Match[str]) -> str:
+        nonlocal previous
+        if match.group(1):  # a closing tag closes the heading opened last
+            return f"</h{open_levels.pop() if open_levels else match.group(2)}"
+        level = min(top + rank[int(match.group(2))], previous + 1, 6)
+        previous = level
+        open_levels.append(level)
+        return f"<h{level}"
+
+    return Markup(_HEADING_TAG.sub(renumber, fragment))
+
+
+def scrolling_tables(fragment: str, label: str) -> Markup:
+    """Each table in its own box that scrolls sideways on a narrow screen, so the page does not;
+    the box takes keyboard focus so it can be scrolled without a mouse."""
+    box = f'<div class="portal-scroll" tabindex="0" role="region" aria-label="{escape(label)}">'
+    return Markup(_TABLE.sub(lambda m: box + m.group(1) + "</div>", fragment))
+
+
+def qr_svg(url: str) -> Markup:
+    """A QR code of `url` as inline SVG, made at build time (no script, nothing loaded)."""
+    import segno
+
+    code = segno.make(url, error="m", micro=False)
+    svg = code.svg_inline(omitsize=True, border=2, svgclass="portal-qr__code", lineclass=None, title=f"二维码：{url}")
+    return Markup(svg.replace("<svg ", '<svg role="img" aria-label="本页二维码" ', 1))
+
+
 def _environment(site: Site) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -152,6 +197,8 @@ def _environment(site: Site) -> jinja2.Environment:
     )
     env.filters["size"] = human_size
     env.filters["quote"] = lambda s: quote(s)
+    env.filters["nest_headings"] = nest_headings
+    env.filters["scrolling_tables"] = scrolling_tables
     env.globals.update(catalog=site.catalog, site=site)
     rendered: dict[tuple[str, str], Markup] = {}
 
@@ -277,6 +324,7 @@ def generate(
     settings = settings or Settings()
     peers = peers or []
     site = Site(records, catalog)
+    site.posters = {r.id: name for r in [*records, *(peers or [])] if (name := card_poster(extracted.get(r.id)))}
     env = _environment(site)
     writer = Writer(docs, nav)
     problems: list[Problem] = []
@@ -298,7 +346,8 @@ def generate(
         related = [] if record.school else site.related(record)
         # Everything this page is made of: when none of it changed, the page is not rendered again.
         links = [site.value_path(section.folder, value) for section in site.sections for value in section.values(record)]
-        key = _key(templates, showcase, base, record, extracted.get(record.id), [_card(r) for r in related], links)
+        key = _key(templates, showcase, base, record, extracted.get(record.id), [_card(r, site) for r in related], links)
+        url = f"{base}r/{quote(record.id)}/" if base else None
         render = partial(
             resource.render,
             r=record,
@@ -306,10 +355,14 @@ def generate(
             related=related,
             root=url_to(page, "index"),
             jsonld=json_ld(record, catalog, settings.site_name, f"{base}r/{quote(record.id)}/") if showcase else None,
+            qr=partial(qr_svg, url) if url else None,
+            page_url=url,
         )
         writer.page(page, record.title, render, key)
 
     _listings(site, env, writer, templates)
+    colours = palette(*settings.palette)
+    writer.write(PALETTE_CSS, colours.css() if colours else "/* theme.palette: the school's own colours */\n")
     home = env.get_template("home.html").render(
         root="",
         newest=newest_first(records)[:HOME_LIST],
@@ -334,10 +387,10 @@ def _key(*inputs: object) -> str:
     return hashlib.sha1(repr(inputs).encode("utf-8")).hexdigest()
 
 
-def _card(record: Record) -> tuple[object, ...]:
+def _card(record: Record, site: Site) -> tuple[object, ...]:
     """What a listing card shows of a record."""
     return (record.id, record.title, record.type, record.subject, record.grade, record.competencies,
-            record.authors, record.date, record.summary, record.exemplary)
+            record.authors, record.date, record.summary, record.exemplary, site.posters.get(record.id))
 
 
 def _inputs_digest(catalog: Catalog) -> str:
@@ -423,7 +476,7 @@ def _listings(site: Site, env: jinja2.Environment, writer: Writer, templates: st
             for number, chunk in enumerate(pages, start=1):
                 path = base if number == 1 else f"{base}/{number}"
                 title = heading if number == 1 else f"{heading}（第 {number} 页）"
-                key = _key(templates, path, title, [_card(r) for r in chunk], len(items), len(pages))
+                key = _key(templates, path, title, [_card(r, site) for r in chunk], len(items), len(pages))
                 render = partial(
                     listing.render,
                     root=url_to(path, "index"),

@@ -275,6 +275,14 @@ def record_terms(record: Record, meta: list[str], body: list[str], memo: Memo) -
     return title_terms, meta_terms, text_terms
 
 
+def card_poster(extracted: Extracted | None) -> str | None:
+    """The media name of a resource's first video poster, shown on its cards and results."""
+    for view in (extracted.files.values() if extracted else ()):
+        if view.poster is not None:
+            return view.poster.name
+    return None
+
+
 def build_index(records: list[Record], extracted: dict[str, Extracted], catalog: Catalog, out: Path, memo: Memo | None = None) -> dict[str, int]:
     """Write the index for `records` (the accepted ones: refused submissions are never results)."""
     memo = memo or token_memo(None)
@@ -300,6 +308,9 @@ def build_index(records: list[Record], extracted: dict[str, Extracted], catalog:
             "x": excerpt,
             "e": record.exemplary,
         }
+        poster = card_poster(extracted.get(record.id))
+        if poster:  # a video's poster frame on its result card
+            entry["v"] = "r/" + quote(record.id) + "/media/" + quote(poster)
         entries.append(entry)
     for start in range(0, len(entries), DOCS_PER_FILE):
         chunk = entries[start : start + DOCS_PER_FILE]

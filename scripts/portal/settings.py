@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from .palette import palette_names
+
 
 class _TolerantLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """mkdocs.yml may carry MkDocs' own tags (!ENV, !!python/name:…); we only need plain values."""
@@ -30,6 +32,7 @@ class Settings:
     site_url: str | None = None  # from mkdocs.yml's site_url, when the school sets one
     nav: frozenset[str] = frozenset()  # docs paths without `.md` that mkdocs.yml's nav names
     watch_polling: bool = False  # `make serve` polls for changes (resources/ on a mounted network share)
+    palette: tuple[str, str] = ("indigo", "indigo")  # theme.palette's primary and accent names
 
     @classmethod
     def load(cls, config_file: Path) -> Settings:
@@ -40,10 +43,15 @@ class Settings:
             return cls()
         config = config or {}
         portal = (config.get("extra") or {}).get("portal") or {}
-        known = {f.name for f in fields(cls)} - {"site_name", "site_url", "nav"}
+        known = {f.name for f in fields(cls)} - {"site_name", "site_url", "nav", "palette"}
         values = {k: v for k, v in portal.items() if k in known}
         return cls(**values, site_name=str(config.get("site_name") or cls.site_name), site_url=config.get("site_url"),
-                   nav=nav_pages(config.get("nav")))
+                   nav=nav_pages(config.get("nav")), palette=palette_names(_theme(config).get("palette")))
+
+
+def _theme(config: dict[str, Any]) -> dict[str, Any]:
+    theme = config.get("theme")
+    return theme if isinstance(theme, dict) else {}
 
 
 def nav_pages(nav: Any) -> frozenset[str]:
