@@ -228,9 +228,11 @@ def test_no_attachment_runs_script_in_chromium(site: Project, server, browser) -
             else:
                 page.wait_for_load_state("load")
                 assert page.evaluate("document.querySelectorAll('script').length === 0 || document.contentType !== 'text/html'"), name
-        page.goto(base + PAGE)  # the resource page with all of them, PDF framed
+        page.goto(base + PAGE)  # the resource page with all of them, the PDF as page images
         page.wait_for_load_state("load")
-        assert page.locator("iframe.portal-pdf").count() == 1
+        assert page.locator(".portal-sheets img").count() >= 1
+        assert page.evaluate("[...document.querySelectorAll('.portal-sheets img')].every(i => i.complete && i.naturalWidth > 0)")
+        assert page.locator("a.portal-open", has_text="打开完整 PDF").count() == 1
     finally:
         context.close()
     assert dialogs == []
