@@ -13,7 +13,9 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 from . import forks
-from .build import add_attachments, close_slot, expected_files, mkdocs_site, next_slot, open_slot, prune, publish, switch, theme_fingerprint
+from .build import (add_attachments, close_slot, copy_rendered, docs_outputs, docs_pages, expected_files, next_slot, open_slot, prune, publish, render,
+                    require_pages, switch, theme_fingerprint)
+from .builders import choose
 from .catalog import Catalog, load_catalog
 from .chrome import MANIFEST, fill_pages, read_manifest, read_shells, write_sitemap
 from .extract import Cache, Extracted, Tools, extract
@@ -110,18 +112,24 @@ def build_site(project: Project) -> Outcome:
         made = generate(intake.records, extracted, catalog, project.docs, project.content, roster, settings, peers, nav=settings.nav)
         outcome.problems.extend(made.problems)
     with outcome.timed("mkdocs"):
-        theme = theme_fingerprint(project.root, project.config_file)
+        builder = choose(project.config_file)
+        theme = theme_fingerprint(project.root, project.config_file, builder.fingerprint())
         slot = next_slot(project.work, project.site)
-        incremental = open_slot(slot, theme)
-        mkdocs_site(project.config_file, project.docs, slot, dirty=incremental)
+        open_slot(slot, theme)
+        scratch = project.work / "render" / "site"
+        render(builder, project.config_file, project.docs, scratch, theme)
     with outcome.timed("pages"):
-        filled = fill_pages(slot, made.pages, read_shells(slot, made.shells))
-        write_sitemap(slot, made.pages, settings.site_url)
+        shells = read_shells(scratch, made.shells)
+        rendered = docs_outputs(project.docs)
+        placed = copy_rendered(scratch, slot, rendered)
+        filled = fill_pages(slot, made.pages, shells)
+        write_sitemap(slot, made.pages, settings.site_url, docs_pages(project.docs))
         live = read_manifest(project.site)  # the previous build's pages: what visitors see change
         outcome.pages_changed = made.writer.changed + sum(1 for path, key in filled.keys.items() if live.get(path) != key)
         outcome.pages_reused = filled.kept
-        prune(slot, expected_files(project.docs, made.pages, searchable, extracted))
+        prune(slot, expected_files(project.docs, made.pages, searchable, extracted) | placed)
         add_attachments(searchable, extracted, slot)
+        require_pages(slot, [*rendered, *(page.output for page in made.pages)], builder)
     with outcome.timed("index"):
         outcome.index_sizes = _finish_index(indexer, index_dir, slot / "search")
     close_slot(slot, theme)
@@ -187,13 +195,20 @@ def build_showcase(project: Project) -> Outcome:
         made = generate(cases, extracted, catalog, docs, project.content, None, settings, showcase=True, nav=nav_pages(SHOWCASE_NAV))
         outcome.pages_changed = made.writer.changed + len(made.pages)
     staged = _fresh(project.work / "showcase.new")
+    scratch = project.work / "render" / "showcase"
     with outcome.timed("mkdocs"):
-        mkdocs_site(project.config_file, docs, staged, site_name=f"{settings.site_name} · 优秀案例", nav=SHOWCASE_NAV)
+        builder = choose(project.config_file)
+        theme = theme_fingerprint(project.root, project.config_file, builder.fingerprint())
+        render(builder, project.config_file, docs, scratch, theme, site_name=f"{settings.site_name} · 优秀案例", nav=SHOWCASE_NAV)
     with outcome.timed("pages"):
-        fill_pages(staged, made.pages, read_shells(staged, made.shells))
-        write_sitemap(staged, made.pages, settings.site_url)
+        shells = read_shells(scratch, made.shells)
+        rendered = docs_outputs(docs)
+        copy_rendered(scratch, staged, rendered)
+        fill_pages(staged, made.pages, shells)
+        write_sitemap(staged, made.pages, settings.site_url, docs_pages(docs))
         (staged / MANIFEST).unlink()  # a fresh folder each time: nothing to compare with next time
         add_attachments(cases, extracted, staged)
+        require_pages(staged, [*rendered, *(page.output for page in made.pages)], builder)
     with outcome.timed("index"):
         outcome.index_sizes = build_index(cases, extracted, catalog, staged)
         data = catalog_json(cases, catalog, settings.site_name, settings.site_url)
