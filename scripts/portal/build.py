@@ -101,15 +101,15 @@ def render(builder: Builder, config_file: Path, docs: Path, scratch: Path, theme
     close_slot(scratch, theme, stamp)
 
 
-# The builder's files that the portal writes itself, from its own page list.
-OWN_FILES = ("sitemap.xml", "sitemap.xml.gz")
+# A builder's files not copied: the sitemap (the portal writes it from its own page list) and
+# Zensical's search index (the theme's search is replaced by the portal's; it lists the shells).
+OWN_FILES = ("sitemap.xml", "sitemap.xml.gz", "search.json")
 
 
 def copy_rendered(scratch: Path, slot: Path, pages: set[str]) -> set[str]:
     """Copy what the builder rendered into the slot, where it differs: the pages in `pages` and
-    the theme's files, but no shell (read by chrome.py), no sitemap (the portal writes it) and no
-    page whose Markdown is gone (a dirty build leaves those in `scratch`: they are removed).
-    Returns the paths copied or already in place, relative to the slot."""
+    the theme's files, but no shell (read by chrome.py), none of OWN_FILES and no page whose
+    Markdown is gone (a dirty build leaves those in `scratch`: they are removed). Returns the paths copied or already in place, relative to the slot."""
     placed: set[str] = set()
     for folder, subfolders, files in os.walk(scratch):
         subfolders[:] = [d for d in subfolders if d != SHELLS]

@@ -194,14 +194,21 @@ def zensical_config(config_file: Path, docs: Path, out: Path, folder: Path, over
     config["docs_dir"] = docs.relative_to(folder).as_posix()
     config["site_dir"] = out.relative_to(folder).as_posix()
     theme = config.get("theme")
-    if isinstance(theme, dict) and isinstance(theme.get("custom_dir"), str):
-        theme["custom_dir"] = str((config_file.parent / theme["custom_dir"]).resolve())
+    if isinstance(theme, dict):
+        theme.setdefault("variant", "classic")  # Material's look; Zensical's own is "modern"
+        if isinstance(theme.get("custom_dir"), str):
+            theme["custom_dir"] = str((config_file.parent / theme["custom_dir"]).resolve())
     text: str = yaml.dump(config, Dumper=Dumper, allow_unicode=True, sort_keys=False)
     return text
 
 
 def main(argv: list[str]) -> int:
-    """ProperDocs' process: `python -m portal.builders '<request as JSON>'`."""
+    """ProperDocs' process: `python -m portal.builders '<request as JSON>'`; for the Makefile,
+    `--which mkdocs.yml` prints the builder to set up (an unknown name is refused by the build)."""
+    if argv[:1] == ["--which"]:
+        name = requested(Path(argv[1]))
+        print(name if name in NAMES else "mkdocs")
+        return 0
     request = json.loads(argv[0])
     logging.basicConfig(format="%(levelname)s - %(message)s", level=logging.WARNING)
     import properdocs.replacement  # noqa: F401 - from here on `import mkdocs…` is ProperDocs
