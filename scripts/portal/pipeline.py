@@ -17,9 +17,9 @@ from .build import (add_attachments, close_slot, copy_rendered, docs_outputs, do
                     require_pages, switch, theme_fingerprint)
 from .builders import choose
 from .catalog import Catalog, load_catalog
-from .chrome import MANIFEST, fill_pages, read_manifest, read_shells, write_sitemap
+from .chrome import MANIFEST, Filled, fill_pages, read_manifest, read_shells, write_sitemap
 from .extract import Cache, Extracted, Tools, extract
-from .generate import generate
+from .generate import Generated, generate
 from .index import build_index, token_memo
 from .intake import MetadataMemo, scan
 from .model import Intake, Problem, Record, json_text
@@ -119,22 +119,30 @@ def build_site(project: Project) -> Outcome:
         scratch = project.work / "render" / "site"
         render(builder, project.config_file, project.docs, scratch, theme)
     with outcome.timed("pages"):
-        shells = read_shells(scratch, made.shells)
-        rendered = docs_outputs(project.docs)
-        placed = copy_rendered(scratch, slot, rendered)
-        filled = fill_pages(slot, made.pages, shells)
-        write_sitemap(slot, made.pages, settings.site_url, docs_pages(project.docs))
+        filled, placed, wanted = _frame(scratch, slot, project.docs, made, settings.site_url)
         live = read_manifest(project.site)  # the previous build's pages: what visitors see change
         outcome.pages_changed = made.writer.changed + sum(1 for path, key in filled.keys.items() if live.get(path) != key)
         outcome.pages_reused = filled.kept
         prune(slot, expected_files(project.docs, made.pages, searchable, extracted) | placed)
         add_attachments(searchable, extracted, slot)
-        require_pages(slot, [*rendered, *(page.output for page in made.pages)], builder)
+        require_pages(slot, wanted, builder)
     with outcome.timed("index"):
         outcome.index_sizes = _finish_index(indexer, index_dir, slot / "search")
     close_slot(slot, theme)
     switch(project.site, slot)
     return outcome
+
+
+def _frame(scratch: Path, out: Path, docs: Path, made: Generated, site_url: str | None) -> tuple[Filled, set[str], list[str]]:
+    """Into `out`: the builder's files from `scratch`, the generated pages in its shells, and the
+    sitemap of both. Returns what was filled, the builder's files placed, and every page `out`
+    must now hold (for `require_pages`)."""
+    shells = read_shells(scratch, made.shells)
+    rendered = docs_outputs(docs)
+    placed = copy_rendered(scratch, out, rendered)
+    filled = fill_pages(out, made.pages, shells)
+    write_sitemap(out, made.pages, site_url, docs_pages(docs))
+    return filled, placed, [*rendered, *(page.output for page in made.pages)]
 
 
 def _index_job(records: list[Record], extracted: dict[str, Extracted], catalog: Catalog, out: Path, memo_file: Path) -> None:
@@ -201,14 +209,10 @@ def build_showcase(project: Project) -> Outcome:
         theme = theme_fingerprint(project.root, project.config_file, builder.fingerprint())
         render(builder, project.config_file, docs, scratch, theme, site_name=f"{settings.site_name} · 优秀案例", nav=SHOWCASE_NAV)
     with outcome.timed("pages"):
-        shells = read_shells(scratch, made.shells)
-        rendered = docs_outputs(docs)
-        copy_rendered(scratch, staged, rendered)
-        fill_pages(staged, made.pages, shells)
-        write_sitemap(staged, made.pages, settings.site_url, docs_pages(docs))
+        _, _, wanted = _frame(scratch, staged, docs, made, settings.site_url)
         (staged / MANIFEST).unlink()  # a fresh folder each time: nothing to compare with next time
         add_attachments(cases, extracted, staged)
-        require_pages(staged, [*rendered, *(page.output for page in made.pages)], builder)
+        require_pages(staged, wanted, builder)
     with outcome.timed("index"):
         outcome.index_sizes = build_index(cases, extracted, catalog, staged)
         data = catalog_json(cases, catalog, settings.site_name, settings.site_url)
