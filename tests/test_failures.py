@@ -54,7 +54,7 @@ def test_a_broken_theme_template_fails_in_one_line_and_keeps_the_site(school) ->
 
 def test_a_failing_indexer_process_fails_in_one_line_and_keeps_the_site(school) -> None:
     live = tree_digest(school.site.resolve())
-    memo = school.root / ".cache" / "tokens.pickle"
+    memo = school.cache / "tokens.pickle"
     memo.unlink()
     (memo / "blocked").mkdir(parents=True)  # the indexer cannot save its memo: its process fails
     write_meta(school.resources / T / "新成果", {**META, "title": "新成果"})

@@ -138,7 +138,7 @@ def material_project(school: Path, root: Path) -> None:
 
     catalog = load_catalog(school / "catalog")
     intake = scan(school / "resources", catalog)
-    extracted, _ = extract(intake.records, Cache(school / ".cache"), catalog, Tools.detect(previews=False))
+    extracted, _ = extract(intake.records, Cache(school / ".portal-cache"), catalog, Tools.detect(previews=False))
     docs = root / "docs"
     (docs / "r").mkdir(parents=True)
     (docs / "index.md").write_text("# 首页\n", encoding="utf-8")
@@ -208,7 +208,7 @@ def measure_search(site: Path, queries: list[str]) -> dict[str, Any]:
 
 def wipe(school: Path) -> None:
     """Everything a build leaves behind: the next build is cold (no cache, no earlier site)."""
-    for name in (".build", ".cache", "site", "reports"):
+    for name in (".build", ".portal-cache", "site", "reports"):
         path = school / name
         if path.is_symlink() or path.is_file():
             path.unlink()

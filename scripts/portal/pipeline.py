@@ -13,11 +13,13 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 from . import forks
-from .build import add_attachments, close_slot, expected_files, mkdocs_site, next_slot, open_slot, prune, publish, switch, theme_fingerprint
+from .build import (add_attachments, close_slot, copy_rendered, docs_outputs, docs_pages, expected_files, next_slot, open_slot, prune, publish, render,
+                    require_pages, switch, theme_fingerprint)
+from .builders import choose
 from .catalog import Catalog, load_catalog
-from .chrome import MANIFEST, fill_pages, read_manifest, read_shells, write_sitemap
+from .chrome import MANIFEST, Filled, fill_pages, read_manifest, read_shells, write_sitemap
 from .extract import Cache, Extracted, Tools, extract
-from .generate import generate
+from .generate import Generated, generate
 from .index import build_index, token_memo
 from .intake import MetadataMemo, scan
 from .model import Intake, Problem, Record, json_text
@@ -111,18 +113,20 @@ def build_site(project: Project) -> Outcome:
         made = generate(intake.records, extracted, catalog, project.docs, project.content, roster, settings, peers, nav=settings.nav)
         outcome.problems.extend(made.problems)
     with outcome.timed("mkdocs"):
-        theme = theme_fingerprint(project.root, project.config_file)
+        builder = choose(project.config_file)
+        theme = theme_fingerprint(project.root, project.config_file, builder.fingerprint())
         slot = next_slot(project.work, project.site)
-        incremental = open_slot(slot, theme)
-        mkdocs_site(project.config_file, project.docs, slot, dirty=incremental)
+        open_slot(slot, theme)
+        scratch = project.work / "render" / "site"
+        render(builder, project.config_file, project.docs, scratch, theme)
     with outcome.timed("pages"):
-        filled = fill_pages(slot, made.pages, read_shells(slot, made.shells))
-        write_sitemap(slot, made.pages, settings.site_url)
+        filled, placed, wanted = _frame(scratch, slot, project.docs, made, settings.site_url)
         live = read_manifest(project.site)  # the previous build's pages: what visitors see change
         outcome.pages_changed = made.writer.changed + sum(1 for path, key in filled.keys.items() if live.get(path) != key)
         outcome.pages_reused = filled.kept
-        prune(slot, expected_files(project.docs, made.pages, searchable, extracted))
+        prune(slot, expected_files(project.docs, made.pages, searchable, extracted) | placed)
         add_attachments(searchable, extracted, slot)
+        require_pages(slot, wanted, builder)
     with outcome.timed("index"):
         outcome.index_sizes = _finish_index(indexer, index_dir, slot / "search")
     close_slot(slot, theme)
@@ -143,6 +147,18 @@ def drop_clashing_peers(records: list[Record], peers: list[Record]) -> tuple[lis
         taken.add(peer.id.lower())
         kept.append(peer)
     return kept, problems
+
+
+def _frame(scratch: Path, out: Path, docs: Path, made: Generated, site_url: str | None) -> tuple[Filled, set[str], list[str]]:
+    """Into `out`: the builder's files from `scratch`, the generated pages in its shells, and the
+    sitemap of both. Returns what was filled, the builder's files placed, and every page `out`
+    must now hold (for `require_pages`)."""
+    shells = read_shells(scratch, made.shells)
+    rendered = docs_outputs(docs)
+    placed = copy_rendered(scratch, out, rendered)
+    filled = fill_pages(out, made.pages, shells)
+    write_sitemap(out, made.pages, site_url, docs_pages(docs))
+    return filled, placed, [*rendered, *(page.output for page in made.pages)]
 
 
 def _index_job(records: list[Record], extracted: dict[str, Extracted], catalog: Catalog, out: Path, memo_file: Path) -> None:
@@ -202,13 +218,16 @@ def build_showcase(project: Project) -> Outcome:
         made = generate(cases, extracted, catalog, docs, project.content, None, settings, showcase=True, nav=nav_pages(SHOWCASE_NAV))
         outcome.pages_changed = made.writer.changed + len(made.pages)
     staged = _fresh(project.work / "showcase.new")
+    scratch = project.work / "render" / "showcase"
     with outcome.timed("mkdocs"):
-        mkdocs_site(project.config_file, docs, staged, site_name=f"{settings.site_name} · 优秀案例", nav=SHOWCASE_NAV)
+        builder = choose(project.config_file)
+        theme = theme_fingerprint(project.root, project.config_file, builder.fingerprint())
+        render(builder, project.config_file, docs, scratch, theme, site_name=f"{settings.site_name} · 优秀案例", nav=SHOWCASE_NAV)
     with outcome.timed("pages"):
-        fill_pages(staged, made.pages, read_shells(staged, made.shells))
-        write_sitemap(staged, made.pages, settings.site_url)
+        _, _, wanted = _frame(scratch, staged, docs, made, settings.site_url)
         (staged / MANIFEST).unlink()  # a fresh folder each time: nothing to compare with next time
         add_attachments(cases, extracted, staged)
+        require_pages(staged, wanted, builder)
     with outcome.timed("index"):
         outcome.index_sizes = build_index(cases, extracted, catalog, staged)
         data = catalog_json(cases, catalog, settings.site_name, settings.site_url)
