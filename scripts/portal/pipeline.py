@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from . import forks
 from .build import (add_attachments, close_slot, copy_rendered, docs_outputs, docs_pages, expected_files, next_slot, open_slot, prune, publish, render,
@@ -26,6 +27,7 @@ from .model import Intake, Problem, Record, json_text
 from .project import Project
 from .register import TableError, Teacher, find_roster, read_roster
 from .settings import Settings, nav_pages
+from .usage import Usage, read_usage
 from .peers import read_peers
 from .showcase import CATALOG_FILE, FEED_FILE, catalog_json, cases_feed, is_candidate, prepare_cases
 
@@ -40,6 +42,7 @@ class Outcome:
     seconds: dict[str, float] = field(default_factory=dict)  # wall time by stage
     published: list[Record] = field(default_factory=list)  # the showcase's cases
     pages_reused: int = 0  # pages whose Markdown did not change, in an incremental build
+    usage: Usage | None = None  # views, plays and downloads from the access logs
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
@@ -52,7 +55,7 @@ class Outcome:
             self.seconds[stage] = time.perf_counter() - started
 
 
-STAGES = {"intake": "读取成果", "extract": "提取文档内容", "generate": "生成页面", "mkdocs": "MkDocs 渲染页面",
+STAGES = {"intake": "读取成果", "usage": "读取访问日志", "extract": "提取文档内容", "generate": "生成页面", "mkdocs": "MkDocs 渲染页面",
           "pages": "写入页面和附件", "index": "生成搜索索引"}
 
 
@@ -81,8 +84,17 @@ def load_roster(project: Project) -> list[Teacher] | None:
 
 
 def check(project: Project) -> Outcome:
-    """Validate every submission; nothing is built or written except the report."""
-    return Outcome(scan(project.resources, load_catalog(project.catalog)))
+    """Validate every submission; nothing is built or written except the report (which shows
+    each teacher's resources with their usage)."""
+    outcome = Outcome(scan(project.resources, load_catalog(project.catalog)))
+    outcome.usage = read_logs(project, Settings.load(project.config_file))
+    return outcome
+
+
+def read_logs(project: Project, settings: Settings) -> Usage:
+    """Usage from `logs/access.log*` and the nginx logs mkdocs.yml names; only new lines are read."""
+    prefix = urlsplit(settings.site_url).path if settings.site_url else "/"
+    return read_usage(project.root, project.cache / "usage.pickle", settings.access_logs, prefix=prefix.rstrip("/") + "/")
 
 
 def build_site(project: Project) -> Outcome:
@@ -93,6 +105,8 @@ def build_site(project: Project) -> Outcome:
         outcome.intake = intake = scan(project.resources, catalog, memo)
         memo.save()
     settings = Settings.load(project.config_file)
+    with outcome.timed("usage"):
+        outcome.usage = read_logs(project, settings)
     with outcome.timed("extract"):
         tools = Tools.detect(settings.office_previews, settings.max_video_mb, settings.max_file_mb)
         extracted, outcome.problems = extract(intake.records, outcome.cache, catalog, tools)
@@ -110,7 +124,7 @@ def build_site(project: Project) -> Outcome:
     indexer = _start_index(searchable, extracted, catalog, index_dir, project.cache / "tokens.pickle")
     with outcome.timed("generate"):
         roster = load_roster(project)
-        made = generate(intake.records, extracted, catalog, project.docs, project.content, roster, settings, peers, nav=settings.nav)
+        made = generate(intake.records, extracted, catalog, project.docs, project.content, roster, settings, peers, nav=settings.nav, usage=outcome.usage)
         outcome.problems.extend(made.problems)
     with outcome.timed("mkdocs"):
         builder = choose(project.config_file)
