@@ -44,7 +44,7 @@ def cmd_site(project: Project) -> int:
     cache = outcome.cache
     cached = f"，文档提取缓存命中 {cache.hits} / {cache.hits + cache.misses}" if cache else ""
     print(f"网站已生成到 site/，用时 {time.monotonic() - started:.1f} 秒，更新页面 {outcome.pages_changed} 个，沿用未变页面 {outcome.pages_reused} 个{cached}")
-    names = {"intake": "读取", "usage": "访问日志", "extract": "提取", "generate": "生成页面", "mkdocs": "MkDocs", "pages": "写入页面", "index": "搜索索引"}
+    names = {"intake": "读取", "usage": "访问日志", "extract": "提取", "generate": "生成页面", "mkdocs": "渲染页面", "pages": "写入页面", "index": "搜索索引"}
     print("各阶段用时：" + "，".join(f"{names[k]} {v:.1f} 秒" for k, v in outcome.seconds.items()))
     return 0  # refusals are reported, not fatal: `check` is the strict gate
 

@@ -55,7 +55,7 @@ class Outcome:
             self.seconds[stage] = time.perf_counter() - started
 
 
-STAGES = {"intake": "读取成果", "usage": "读取访问日志", "extract": "提取文档内容", "generate": "生成页面", "mkdocs": "MkDocs 渲染页面",
+STAGES = {"intake": "读取成果", "usage": "读取访问日志", "extract": "提取文档内容", "generate": "生成页面", "mkdocs": "渲染页面（MkDocs 等页面生成器）",
           "pages": "写入页面和附件", "index": "生成搜索索引"}
 
 
