@@ -240,7 +240,10 @@ def add_attachments(records: list[Record], extracted: dict[str, Extracted], out:
     for record in records:
         page = out / "r" / record.id
         for attachment in record.attachments:
-            link_or_copy(attachment.source, contained(page / "files", attachment.published_name))
+            try:
+                link_or_copy(attachment.source, contained(page / "files", attachment.published_name))
+            except FileNotFoundError:  # deleted in the instant since extraction checked it: next build
+                continue
         for view in extracted[record.id].files.values():
             for derived in view.published():
                 link_or_copy(derived.source, contained(page / "media", derived.name))
