@@ -100,6 +100,7 @@ def cmd_serve(project: Project, host: str, port: int, watching: bool = True) -> 
     from . import watch
     from .serve import lan_address, make_server
 
+    before = watch.tree_stamp(project) if watching else None
     if watching:
         (project.work / watch.STATE).unlink(missing_ok=True)  # the first build reports everything
         watch.rebuild(project)
@@ -119,7 +120,7 @@ def cmd_serve(project: Project, host: str, port: int, watching: bool = True) -> 
         if watching:
             print("正在关注 resources/、content/、catalog/ 和 mkdocs.yml：教师放入新成果后，网站会自动更新。按 Ctrl+C 停止。", flush=True)
             settings = Settings.load(project.config_file)
-            watch.watch(project, stop, force_polling=settings.watch_polling)
+            watch.watch(project, stop, force_polling=settings.watch_polling, since=before)
         else:
             print("按 Ctrl+C 停止。", flush=True)
             threading.Event().wait()
