@@ -8,25 +8,28 @@ PORT ?= 8000
 HOST ?= 0.0.0.0
 
 BENCH_SIZES ?= 1000,10000
+# 页面生成器：mkdocs（默认）、properdocs 或 zensical；不写时按 mkdocs.yml 的 extra.portal.builder
+BUILDER ?=
+BUILT := PORTAL_BUILDER=$(BUILDER) $(RUN)
 BENCH_REPEATS ?= 3
 
-.PHONY: serve test bench site check showcase showcase-zip briefing-pdf wechat register-template setup setup-test clean
+.PHONY: serve test bench site check showcase showcase-zip briefing-pdf wechat register-template setup setup-test clean builder setup-mkdocs setup-properdocs setup-zensical
 
-## 在全新机器上搭建环境、生成网站，并在校园网内提供服务（支持视频拖动进度）
-serve: setup
-	$(RUN) serve --host $(HOST) --port $(PORT)
+## 在全新机器上搭建环境、生成网站，并在校园网内提供服务（支持视频拖动进度）；成果有变化时自动更新网站
+serve: setup builder
+	$(BUILT) serve --host $(HOST) --port $(PORT)
 
 ## 生成校内网站到 site/
-site: setup
-	$(RUN) site
+site: setup builder
+	$(BUILT) site
 
 ## 生成对外公开的优秀案例展示到 showcase/（只含优秀案例且教师同意公开的成果）
-showcase: setup
-	$(RUN) showcase
+showcase: setup builder
+	$(BUILT) showcase
 
 ## 生成优秀案例展示并打包为 showcase.zip
-showcase-zip: setup
-	$(RUN) showcase-zip
+showcase-zip: setup builder
+	$(BUILT) showcase-zip
 
 ## 只检查成果；有成果未通过时返回非零
 check: setup
@@ -47,7 +50,7 @@ register-template: setup
 	$(RUN) register-template
 
 ## 搭建测试环境并运行全部测试（浏览器测试使用 Debian 的 chromium）
-test: setup-test
+test: setup-test setup-properdocs setup-zensical
 	$(PY) -m pytest
 
 ## 性能测试：生成 1,000 与 10,000 份模拟成果，测量构建、内存、页面大小和浏览器中的搜索，并与原版 Material 对照
@@ -73,6 +76,23 @@ tests/node_modules/.installed: tests/package.json tests/package-lock.json
 
 $(VENV)/.test-installed: requirements-test.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	touch $@
+
+# 所选页面生成器装在自己的虚拟环境里（.venv-properdocs、.venv-zensical），与 .venv 分开
+builder: setup
+	@$(MAKE) --no-print-directory setup-$$(PORTAL_BUILDER=$(BUILDER) PYTHONPATH=scripts $(PY) -m portal.builders --which mkdocs.yml)
+
+setup-mkdocs: setup
+
+setup-properdocs: .venv-properdocs/.installed
+
+setup-zensical: .venv-zensical/.installed
+
+# --no-deps: the files pin every package; Material would otherwise pull MkDocs in beside ProperDocs
+.venv-%/.installed: requirements-%.txt
+	rm -rf .venv-$*
+	$(PYTHON) -m venv .venv-$*
+	.venv-$*/bin/pip install --quiet --disable-pip-version-check --no-deps -r $<
 	touch $@
 
 clean:

@@ -29,4 +29,5 @@ def test_bench_measures_a_small_corpus(tmp_path: Path, capsys: pytest.CaptureFix
     assert 0 < result["page_bytes_median"] <= result["page_bytes_max"]
     assert result["search"]["first_query_bytes"] > result["search"]["later_query_bytes_max"] > 0
     assert len(result["search"]["queries"]) == 11
+    assert len(result["arrival"]) == 2 and all(0 < seconds < 600 for seconds in result["arrival"])
     assert {v["what"] for v in data["verdicts"]} >= {"每个成果页的 HTML", "单个进程峰值内存（含搜索索引）"}

@@ -205,7 +205,7 @@ def test_pages_put_into_shells_are_byte_identical_to_pages_mkdocs_renders(built,
     (chrome.py), written by helper processes when there are many; MkDocs rendering each page
     itself must give the very same bytes."""
     from portal import chrome
-    from portal.build import mkdocs_site
+    from portal.build import docs_pages, mkdocs_site
     from portal.catalog import load_catalog
     from portal.chrome import fill_pages, read_shells, write_sitemap
     from portal.extract import Cache, extract
@@ -243,7 +243,7 @@ def test_pages_put_into_shells_are_byte_identical_to_pages_mkdocs_renders(built,
     assert f'<link rel="canonical" href="https://school.example/资源/r/{quote(T1)}-' in sample
     assert "PortalShell" not in sample and not list((tmp_path / "shells").rglob("_portal~shell"))
     # The sitemap lists the same pages as MkDocs' own would, and no shell.
-    write_sitemap(tmp_path / "shells", made.pages, settings.site_url)
+    write_sitemap(tmp_path / "shells", made.pages, settings.site_url, docs_pages(tmp_path / "docs-shells"))
 
     def sitemap(site: Path) -> set[str]:
         return {loc.text or "" for loc in ET.parse(site / "sitemap.xml").getroot().iter("{http://www.sitemaps.org/schemas/sitemap/0.9}loc")}

@@ -47,14 +47,14 @@ def test_a_broken_theme_template_fails_in_one_line_and_keeps_the_site(school) ->
     (school.root / "overrides" / "main.html").write_text('{% extends "base.html" %}\n{% block content %}{% if %}{% endblock %}\n', encoding="utf-8")
     write_meta(school.resources / T / "新成果", {**META, "title": "新成果"})
     result = portal(school.root, "site")
-    assert_one_clear_line(result, "MkDocs 渲染页面时", "模板")
+    assert_one_clear_line(result, "渲染页面（MkDocs 等页面生成器）时", "模板")
     assert tree_digest(school.site.resolve()) == live
     assert "TemplateSyntaxError" in (school.root / ".build" / "last-error.log").read_text(encoding="utf-8")
 
 
 def test_a_failing_indexer_process_fails_in_one_line_and_keeps_the_site(school) -> None:
     live = tree_digest(school.site.resolve())
-    memo = school.root / ".cache" / "tokens.pickle"
+    memo = school.cache / "tokens.pickle"
     memo.unlink()
     (memo / "blocked").mkdir(parents=True)  # the indexer cannot save its memo: its process fails
     write_meta(school.resources / T / "新成果", {**META, "title": "新成果"})

@@ -39,7 +39,7 @@ def tree(root: Path) -> dict[str, bytes]:
 
 def sources(project_root: Path) -> dict[str, str]:
     """The school's own files (everything but what builds write), to prove none changed."""
-    built = (".build", ".cache", "site", "reports")
+    built = (".build", ".portal-cache", "site", "reports")
     return {k: v for k, v in tree_digest(project_root).items() if k.split("/")[0] not in built}
 
 

@@ -40,6 +40,7 @@ TARGETS = {
     "first_query_kb": 350.0,
     "later_query_kb": 100.0,
     "first_results_ms": 300.0,
+    "arrival_s": 5.0,
 }
 
 
@@ -69,6 +70,7 @@ class SizeResult:
     material_cold: Run | None = None
     material_rebuild: Run | None = None
     search: dict[str, Any] = field(default_factory=dict)
+    arrival: list[float] = field(default_factory=list)  # seconds from a new file's last write to its page served by make serve
 
 
 def _measure(command: list[str], cwd: Path, env: dict[str, str] | None) -> tuple[float, float, int, str]:
@@ -138,7 +140,7 @@ def material_project(school: Path, root: Path) -> None:
 
     catalog = load_catalog(school / "catalog")
     intake = scan(school / "resources", catalog)
-    extracted, _ = extract(intake.records, Cache(school / ".cache"), catalog, Tools.detect(previews=False))
+    extracted, _ = extract(intake.records, Cache(school / ".portal-cache"), catalog, Tools.detect(previews=False))
     docs = root / "docs"
     (docs / "r").mkdir(parents=True)
     (docs / "index.md").write_text("# 首页\n", encoding="utf-8")
@@ -208,12 +210,53 @@ def measure_search(site: Path, queries: list[str]) -> dict[str, Any]:
 
 def wipe(school: Path) -> None:
     """Everything a build leaves behind: the next build is cold (no cache, no earlier site)."""
-    for name in (".build", ".cache", "site", "reports"):
+    for name in (".build", ".portal-cache", "site", "reports"):
         path = school / name
         if path.is_symlink() or path.is_file():
             path.unlink()
         elif path.is_dir():
             shutil.rmtree(path)
+
+
+def publish_on_arrival(school: Path, env: dict[str, str], repeats: int) -> list[float]:
+    """`portal serve` (as `make serve` runs it) watching the school; a submission is written, and
+    the time from its last write until its page is served is measured, `repeats` times."""
+    import socket
+    import urllib.error
+    import urllib.request
+    from urllib.parse import quote
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "portal", "--root", str(school), "serve", "--host", "127.0.0.1", "--port", str(port)],
+                              env={**env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    seconds: list[float] = []
+    try:
+        assert server.stdout is not None
+        for line in server.stdout:
+            if "资源平台已启动" in line:
+                break
+        else:
+            raise RuntimeError("make serve 没有启动")
+        for number in range(repeats):
+            one_more(school / "resources", 100 + number)
+            written = time.perf_counter()
+            url = f"http://127.0.0.1:{port}/r/{quote(f'2023-2024-2-bench-new-{100 + number}')}/"
+            while time.perf_counter() - written < 600:
+                try:
+                    with urllib.request.urlopen(url, timeout=5):
+                        break
+                except (urllib.error.URLError, OSError):
+                    time.sleep(0.05)
+            seconds.append(round(time.perf_counter() - written, 2))
+    finally:
+        server.send_signal(2)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    return seconds
 
 
 def bench_size(repo: Path, size: int, work: Path, reference: bool, search: bool, repeats: int = 3) -> SizeResult:
@@ -256,6 +299,8 @@ def bench_size(repo: Path, size: int, work: Path, reference: bool, search: bool,
     if search:
         print(f"[{size}] 浏览器中测量搜索……", flush=True)
         result.search = measure_search(school / "site", QUERIES)
+    print(f"[{size}] make serve 自动更新：新成果放入后多久能打开，{repeats} 次……", flush=True)
+    result.arrival = publish_on_arrival(school, env, repeats)
     return result
 
 
@@ -276,6 +321,11 @@ def verdicts(results: list[SizeResult]) -> list[tuple[str, str, str, bool | None
         rebuild_ratio = r.rebuild.seconds / r.material_rebuild.seconds
         rows.append(("1,000 份：冷启动 / 原版 Material", "≤ 1.5 倍", f"{cold_ratio:.2f} 倍", cold_ratio <= TARGETS["cold_ratio_1000"]))
         rows.append(("1,000 份：重建 / 原版 Material 重建", "≤ 0.5 倍", f"{rebuild_ratio:.2f} 倍", rebuild_ratio <= TARGETS["rebuild_ratio_1000"]))
+    for r in results:
+        if r.arrival:
+            median = statistics.median(r.arrival)
+            rows.append((f"{r.size:,} 份：新成果放入后可以打开（make serve 自动更新）", "≤ 5 秒", f"中位 {median:.1f} 秒（{'、'.join(map(str, r.arrival))}）",
+                         median <= TARGETS["arrival_s"] if r.size <= 1000 else None))
     largest = max(r.page_bytes_max for r in results) / 1024
     rows.append(("每个成果页的 HTML", "≤ 40 KB", f"最大 {largest:.1f} KB", largest <= TARGETS["page_kb_max"]))
     for r in results:

@@ -1,4 +1,4 @@
-"""Build: run MkDocs over the generated pages, add the submissions' files, and publish atomically.
+"""Build: run the builder over the generated pages, add the submissions' files, and publish atomically.
 
 The site is built in a folder beside the live one and swapped in only when everything succeeded,
 so a failed build leaves the previous site complete and serving. Attachments are hard-linked from
@@ -9,64 +9,50 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import shutil
 import subprocess
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from mkdocs.commands.build import build as mkdocs_build
-from mkdocs.config import load_config
-
+from .builders import Builder, BuilderError, choose
 from .chrome import MANIFEST, SHELLS, HtmlPage
 from .extract import Extracted
 from .model import Record
 
 
-def mkdocs_site(config_file: Path, docs: Path, out: Path, dirty: bool = False, **overrides: Any) -> None:
-    """Render the generated pages with MkDocs + Material (and the school's `overrides/`);
-    `overrides` replace settings of mkdocs.yml (the showcase's own name and navigation). With
-    `dirty`, pages whose Markdown is older than their HTML in `out` are not rendered again."""
-    logger = logging.getLogger("mkdocs")
-    logger.setLevel(logging.WARNING)
-    source = logging.getLogger("mkdocs.commands.build")  # filters apply where a record is made
-    if not any(isinstance(f, _DirtyNotice) for f in source.filters):
-        source.addFilter(_DirtyNotice())
-    config = load_config(config_file=str(config_file), docs_dir=str(docs), site_dir=str(out), **overrides)
-    config.plugins.on_startup(command="build", dirty=dirty)
-    try:
-        mkdocs_build(config, dirty=dirty)
-    finally:
-        config.plugins.on_shutdown()
-
-
-class _DirtyNotice(logging.Filter):
-    """MkDocs warns that dirty builds may leave navigation stale; ours are cleared whenever the
-    theme or navigation changes (see below), so the warning would only alarm admins."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "'dirty' build" not in record.getMessage()
+def mkdocs_site(config_file: Path, docs: Path, out: Path, dirty: bool = False, builder: Builder | None = None, **overrides: Any) -> None:
+    """Render the builder's pages (hand-written pages, briefings, shells) with the school's theme
+    and `overrides/`; `overrides` replace settings of mkdocs.yml (the showcase's own name and
+    navigation). With `dirty`, the builder may reuse what it rendered into `out` before (MkDocs:
+    pages whose Markdown is older than their HTML are not rendered again). The builder is the
+    one mkdocs.yml or `PORTAL_BUILDER` asks for unless given (builders.py)."""
+    (builder or choose(config_file)).render(config_file, docs, out, clean=not dirty, **overrides)
 
 
 # -- double-buffered campus site -----------------------------------------------------------------
-# `site` is a link to one of two slots, .build/sites/a and .build/sites/b. A build renders into
-# the slot that is not live and then switches the link in one atomic step, so visitors always see
-# a whole site. The slot not live holds the site of two builds ago: MkDocs renders only its pages
-# whose Markdown is newer than their HTML there (each Markdown file is rewritten only when its
-# text changes), and the pages put into shells are written only when their key differs from the
-# slot's manifest (chrome.py), so after one new submission only the pages that list or relate to
-# it are rendered. When the theme changed (mkdocs.yml, overrides/, templates, hooks, versions),
-# or a build into the slot did not finish, the slot is cleared and rendered whole.
+# `site` is a link to one of two slots, .build/sites/a and .build/sites/b. A build fills the slot
+# that is not live and then switches the link in one atomic step, so visitors always see a whole
+# site. The builder never writes into a slot: it renders into a scratch folder of its own
+# (.build/render/), whose files are copied into the slot when they changed, since a builder may
+# delete whatever it did not write in its output folder (Zensical does). The builder renders only
+# pages whose Markdown is newer than their HTML in the scratch folder (each Markdown file is
+# rewritten only when its text changes), and the pages put into shells are written only when their
+# key differs from the slot's manifest (chrome.py), so after one new submission only the pages that
+# list or relate to it are rendered. When the theme changed (mkdocs.yml, overrides/, templates,
+# hooks, the builder and its versions), or a build did not finish, the slot and the scratch folder
+# are cleared and rendered whole.
 
 SLOTS = ("a", "b")
 STAMP = ".portal-build.json"
 
 
-def theme_fingerprint(root: Path, config_file: Path) -> str:
+def theme_fingerprint(root: Path, config_file: Path, builder: str) -> str:
     """Everything that shapes every page besides its own inputs: settings, the theme and its
-    overrides, our templates, and our code (an upgrade of the portal renders slots afresh)."""
+    overrides, our templates, our code (an upgrade of the portal renders slots afresh) and
+    `builder`, the builder's own fingerprint (its name and versions)."""
     from importlib.metadata import version
 
     digest = hashlib.sha256(config_file.read_bytes())
@@ -74,7 +60,7 @@ def theme_fingerprint(root: Path, config_file: Path) -> str:
     for folder, pattern in ((root / "overrides", "*"), (package / "templates", "*"), (package, "*.py")):
         for path in sorted(p for p in folder.rglob(pattern) if p.is_file()):
             digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
-    digest.update(f"{version('mkdocs')} {version('mkdocs-material')} {version('pygal')}".encode())
+    digest.update(f"{builder} {version('pygal')}".encode())
     return digest.hexdigest()
 
 
@@ -90,9 +76,10 @@ def next_slot(work: Path, live: Path) -> Path:
     return slots[1] if current == slots[0].resolve() else slots[0]
 
 
-def open_slot(slot: Path, theme: str) -> bool:
-    """Make `slot` ready for a build; True when its pages may be reused (an incremental build)."""
-    stamp = slot / STAMP
+def open_slot(slot: Path, theme: str, stamp: Path | None = None) -> bool:
+    """Make `slot` ready for a build; True when its pages may be reused (an incremental build).
+    `stamp` records the theme the slot was built with (default: a file inside it)."""
+    stamp = stamp or slot / STAMP
     reusable = stamp.exists() and json.loads(stamp.read_text(encoding="utf-8")).get("theme") == theme
     if not reusable and slot.exists():
         discard(slot)
@@ -101,8 +88,65 @@ def open_slot(slot: Path, theme: str) -> bool:
     return reusable
 
 
-def close_slot(slot: Path, theme: str) -> None:
-    (slot / STAMP).write_text(json.dumps({"theme": theme}), encoding="utf-8")
+def close_slot(slot: Path, theme: str, stamp: Path | None = None) -> None:
+    (stamp or slot / STAMP).write_text(json.dumps({"theme": theme}), encoding="utf-8")
+
+
+def render(builder: Builder, config_file: Path, docs: Path, scratch: Path, theme: str, **overrides: Any) -> None:
+    """The builder renders into `scratch`, a folder of its own that it may clean as it likes;
+    what it rendered before is reused when the theme is the same and its last build finished."""
+    stamp = scratch.with_name(scratch.name + ".json")  # beside it: a builder may delete what it did not write
+    reusable = open_slot(scratch, theme, stamp)
+    mkdocs_site(config_file, docs, scratch, dirty=reusable, builder=builder, **overrides)
+    close_slot(scratch, theme, stamp)
+
+
+# A builder's files not copied: the sitemap (the portal writes it from its own page list) and
+# Zensical's search index (the theme's search is replaced by the portal's; it lists the shells).
+OWN_FILES = ("sitemap.xml", "sitemap.xml.gz", "search.json")
+
+
+def copy_rendered(scratch: Path, slot: Path, pages: set[str]) -> set[str]:
+    """Copy what the builder rendered into the slot, where it differs: the pages in `pages` and
+    the theme's files, but no shell (read by chrome.py), none of OWN_FILES and no page whose
+    Markdown is gone (a dirty build leaves those in `scratch`: they are removed). Returns the paths copied or already in place, relative to the slot."""
+    placed: set[str] = set()
+    for folder, subfolders, files in os.walk(scratch):
+        subfolders[:] = [d for d in subfolders if d != SHELLS]
+        relative = os.path.relpath(folder, scratch).replace(os.sep, "/")
+        prefix = "" if relative == "." else relative + "/"
+        for name in files:
+            path = prefix + name
+            if path in OWN_FILES:
+                continue
+            source = Path(folder, name)
+            if name.endswith(".html") and path not in pages and path != "404.html":
+                source.unlink()
+                continue
+            copy_changed(source, slot / path)
+            placed.add(path)
+    return placed
+
+
+def copy_changed(source: Path, target: Path) -> None:
+    """Copy `source` to `target` unless it is there already (same size and time)."""
+    stat = source.stat()
+    try:
+        there = target.lstat()
+        if there.st_size == stat.st_size and there.st_mtime_ns == stat.st_mtime_ns:
+            return
+        target.unlink()
+    except FileNotFoundError:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source, target)
+
+
+def require_pages(site: Path, paths: Iterable[str], builder: Builder) -> None:
+    """Fail, instead of publishing a site with holes, when a page the portal generated or the
+    builder should have rendered is not in `site`."""
+    missing = sorted(path for path in paths if not (site / path).is_file())
+    if missing:
+        raise BuilderError(f"用 {builder.label} 生成的网站缺少 {len(missing)} 个页面（如 {missing[0]}），网站没有更新")
 
 
 KEEP = ("assets/", "search/", "404.html", "sitemap.xml", "sitemap.xml.gz", STAMP, MANIFEST)
@@ -136,14 +180,25 @@ def prune(slot: Path, wanted: set[str]) -> int:
     return removed
 
 
-def expected_files(docs: Path, pages: list[HtmlPage], records: list[Record], extracted: dict[str, Extracted]) -> set[str]:
-    """Every path a build of `docs`, `pages` and `records` puts in the site, besides theme and search."""
-    wanted = {page.output for page in pages}
+def docs_pages(docs: Path) -> list[str]:
+    """The docs paths, without `.md`, of the pages the builder renders from `docs` (shells too)."""
+    return [path.relative_to(docs).as_posix()[: -len(".md")] for path in docs.rglob("*.md")]
+
+
+def docs_outputs(docs: Path) -> set[str]:
+    """Where the builder puts each file of `docs` (Markdown as pages), shells aside."""
+    wanted = set()
     for path in docs.rglob("*"):
         if path.is_file():
             relative = path.relative_to(docs).as_posix()
             if SHELLS not in relative:
                 wanted.add(html_path(relative) if relative.endswith(".md") else relative)
+    return wanted
+
+
+def expected_files(docs: Path, pages: list[HtmlPage], records: list[Record], extracted: dict[str, Extracted]) -> set[str]:
+    """Every path a build of `docs`, `pages` and `records` puts in the site, besides theme and search."""
+    wanted = {page.output for page in pages} | docs_outputs(docs)
     for record in records:
         wanted.update(f"r/{record.id}/files/{a.published_name}" for a in record.attachments)
         for view in extracted[record.id].files.values():
@@ -185,7 +240,10 @@ def add_attachments(records: list[Record], extracted: dict[str, Extracted], out:
     for record in records:
         page = out / "r" / record.id
         for attachment in record.attachments:
-            link_or_copy(attachment.source, contained(page / "files", attachment.published_name))
+            try:
+                link_or_copy(attachment.source, contained(page / "files", attachment.published_name))
+            except FileNotFoundError:  # deleted in the instant since extraction checked it: next build
+                continue
         for view in extracted[record.id].files.values():
             for derived in view.published():
                 link_or_copy(derived.source, contained(page / "media", derived.name))

@@ -31,7 +31,8 @@ from markupsafe import escape
 from . import forks
 
 # The shells' folder name, removed from the built site. "~" is kept by no slug, id or code, so no
-# group, subject or submission can be given this folder.
+# group, subject or submission can be given this folder. Builders write it in URLs either as it
+# is (MkDocs) or as "%7E" (Zensical): see `url_forms`.
 SHELLS = "_portal~shell"
 TITLE = "PortalShellTitle"  # letters only: no filter or escaping changes it
 BODY = "<h1>PortalShellBody</h1>"  # an h1, as every generated body has: Material then adds none
@@ -106,6 +107,10 @@ def shell_paths(pages: Iterable[HtmlPage]) -> dict[Shape, str]:
     return {shape: shell_path(shape) for shape in sorted({p.shape for p in pages})}
 
 
+class ShellError(RuntimeError):
+    """A rendered shell cannot frame pages; the message (Chinese) says what to check."""
+
+
 @dataclass(frozen=True)
 class Shell:
     """A rendered shell split at its placeholders: `parts[i]` is followed by `slots[i]`."""
@@ -115,22 +120,28 @@ class Shell:
     digest: str
 
     @classmethod
-    def parse(cls, html: str, url: str) -> Shell:
+    def parse(cls, html: str, urls: str | tuple[str, ...]) -> Shell:
+        """Split a rendered shell; `urls` are the forms in which the builder may have written
+        the shell's own URL (each becomes the page's URL)."""
         if html.count(BODY) != 1:
-            raise ValueError("外观模板缺少正文占位符：请检查 overrides/ 是否改动了 content 区块")
+            raise ShellError("外观模板缺少正文占位符：请检查 overrides/ 是否改动了 content 区块")
+        tokens = [(TITLE, "title"), (BODY, "body"), *((url, "url") for url in ((urls,) if isinstance(urls, str) else urls))]
         parts: list[str] = []
         slots: list[str] = []
         rest = html
         while True:
-            found = [(rest.find(token), name) for token, name in ((TITLE, "title"), (BODY, "body"), (url, "url")) if token in rest]
+            found = [(rest.find(token), -len(token), token, name) for token, name in tokens if token in rest]
             if not found:
                 parts.append(rest)
                 break
-            at, name = min(found)
-            token = {"title": TITLE, "body": BODY, "url": url}[name]
+            at, _, token, name = min(found)  # the longest token where two start at the same place
             parts.append(rest[:at])
             slots.append(name)
             rest = rest[at + len(token):]
+        for part in parts:  # a shell's address in a form not replaced would reach every page
+            at = max(part.find(form) for form in url_forms(SHELLS))
+            if at >= 0:
+                raise ShellError(f"页面外框中有无法替换的内部地址（…{part[max(0, at - 60):at + 40]}…）：请检查 overrides/ 中的模板")
         return cls(tuple(parts), tuple(slots), hashlib.sha1(html.encode("utf-8")).hexdigest())
 
     def fill(self, title: str, body: str, url: str) -> str:
@@ -145,12 +156,21 @@ class Shell:
         return "".join(pieces)
 
 
+def url_forms(url: str) -> tuple[str, ...]:
+    """`url` percent-encoded as each builder writes it: MkDocs keeps "~", Zensical writes "%7E"."""
+    quoted = quote(url)
+    return tuple(dict.fromkeys((quoted, quoted.replace("~", "%7E"), quoted.replace("~", "%7e"))))
+
+
 def read_shells(site: Path, paths: dict[Shape, str]) -> dict[Shape, Shell]:
-    """The shells MkDocs rendered into `site`, parsed; their files are then removed from it."""
+    """The shells the builder rendered into `site`, parsed; their files are then removed from it."""
     shells = {}
     for shape, path in paths.items():
         url = directory_url(path)
-        shells[shape] = Shell.parse((site / url / "index.html").read_text(encoding="utf-8"), quote(url))
+        page = site / url / "index.html"
+        if not page.is_file():
+            raise FileNotFoundError(2, "页面生成器没有生成页面外框", str(page))
+        shells[shape] = Shell.parse(page.read_text(encoding="utf-8"), url_forms(url))
     for prefix, _ in paths:
         shutil.rmtree(site / prefix / SHELLS, ignore_errors=True)
     return shells
@@ -189,7 +209,8 @@ def fill_pages(site: Path, pages: list[HtmlPage], shells: dict[Shape, Shell]) ->
     GIL, and forked helpers start with the pages' data in memory."""
     old = read_manifest(site)
     keys = {page.path: f"{page.key}:{shells[page.shape].digest}" for page in pages}
-    stale = [page for page in pages if old.get(page.path) != keys[page.path]]
+    # A page the manifest lists but the slot lacks (something deleted it) is written again.
+    stale = [page for page in pages if old.get(page.path) != keys[page.path] or not os.path.isfile(site / page.output)]
     helpers = min(os.cpu_count() or 1, 8) - 1 if len(stale) >= PARALLEL_PAGES else 0
     shares = [stale[number :: helpers + 1] for number in range(helpers + 1)]
     started = [forks.start(_write_pages, site, share, shells) for share in shares[1:]]
@@ -203,24 +224,20 @@ def fill_pages(site: Path, pages: list[HtmlPage], shells: dict[Shape, Shell]) ->
 SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 
 
-def write_sitemap(site: Path, pages: list[HtmlPage], site_url: str | None) -> None:
-    """MkDocs lists the pages it rendered, shells included, in sitemap.xml: list the generated
-    pages instead of the shells, the way MkDocs would (only with `site_url`, dated today)."""
-    path = site / "sitemap.xml"
-    if not path.exists():
-        return
+def write_sitemap(site: Path, pages: list[HtmlPage], site_url: str | None, rendered: Iterable[str] = ()) -> None:
+    """sitemap.xml, written whole from the portal's own page list: the generated `pages` and the
+    docs paths (without `.md`) the builder `rendered`, shells never. Like MkDocs' own, it lists
+    pages only with `site_url` (a sitemap holds absolute URLs), each dated today."""
     ET.register_namespace("", SITEMAP[1:-1])
-    tree = ET.parse(path)
-    root = tree.getroot()
-    for entry in list(root):
-        if SHELLS in (entry.findtext(f"{SITEMAP}loc") or ""):
-            root.remove(entry)
+    root = ET.Element(f"{SITEMAP}urlset")
     if site_url:
         base = site_url.rstrip("/") + "/"
         today = dt.date.today().isoformat()
-        for page in pages:
+        urls = [directory_url(path) for path in rendered if SHELLS not in path] + [page.url for page in pages]
+        for url in sorted(set(urls)):
             entry = ET.SubElement(root, f"{SITEMAP}url")
-            ET.SubElement(entry, f"{SITEMAP}loc").text = base + quote(page.url)
+            ET.SubElement(entry, f"{SITEMAP}loc").text = base + quote(url)
             ET.SubElement(entry, f"{SITEMAP}lastmod").text = today
-    tree.write(path, encoding="UTF-8", xml_declaration=True)
+    path = site / "sitemap.xml"
+    ET.ElementTree(root).write(path, encoding="UTF-8", xml_declaration=True)
     (site / "sitemap.xml.gz").write_bytes(gzip.compress(path.read_bytes(), mtime=0))

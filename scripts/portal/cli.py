@@ -25,7 +25,9 @@ def _print_outcome(outcome: pipeline.Outcome, project: Project, term: str | None
     for line in summary_lines(outcome.intake, outcome.problems):
         print(line)
     catalog = load_catalog(project.catalog)
-    done = write_reports(project.resources, outcome.intake, outcome.problems, catalog, Policy.load(project.catalog), project.reports, term, workbook)
+    done = write_reports(project.resources, outcome.intake, outcome.problems, catalog, Policy.load(project.catalog), project.reports, term, workbook, outcome.usage)
+    if outcome.usage is not None and outcome.usage.files:
+        print(f"访问日志：{outcome.usage.files} 个文件，本次读取新记录 {outcome.usage.lines} 行")
     for problem in done.problems:
         print(problem)
     for label, standings in ((f"整个周期（{done.cycle_label}）", done.cycle_standings), (f"本学期（{term_label(done.term or '')}）", done.standings)):
@@ -42,7 +44,7 @@ def cmd_site(project: Project) -> int:
     cache = outcome.cache
     cached = f"，文档提取缓存命中 {cache.hits} / {cache.hits + cache.misses}" if cache else ""
     print(f"网站已生成到 site/，用时 {time.monotonic() - started:.1f} 秒，更新页面 {outcome.pages_changed} 个，沿用未变页面 {outcome.pages_reused} 个{cached}")
-    names = {"intake": "读取", "extract": "提取", "generate": "生成页面", "mkdocs": "MkDocs", "pages": "写入页面", "index": "搜索索引"}
+    names = {"intake": "读取", "usage": "访问日志", "extract": "提取", "generate": "生成页面", "mkdocs": "渲染页面", "pages": "写入页面", "index": "搜索索引"}
     print("各阶段用时：" + "，".join(f"{names[k]} {v:.1f} 秒" for k, v in outcome.seconds.items()))
     return 0  # refusals are reported, not fatal: `check` is the strict gate
 
@@ -98,6 +100,7 @@ def cmd_serve(project: Project, host: str, port: int, watching: bool = True) -> 
     from . import watch
     from .serve import lan_address, make_server
 
+    before = watch.tree_stamp(project) if watching else None
     if watching:
         (project.work / watch.STATE).unlink(missing_ok=True)  # the first build reports everything
         watch.rebuild(project)
@@ -105,7 +108,7 @@ def cmd_serve(project: Project, host: str, port: int, watching: bool = True) -> 
         print("还没有生成网站，请先运行 make site，并按上面的提示修改。", file=sys.stderr)
         return 1
     try:
-        server = make_server(project.site, host, port)
+        server = make_server(project.site, host, port, logs=project.root / "logs")  # usage statistics read these
     except OSError as error:
         print(f"无法在端口 {port} 上提供网站（{error.strerror}）：可能已有程序占用该端口。请关闭它，或换一个端口：make serve PORT=8080", file=sys.stderr)
         return 1
@@ -117,7 +120,7 @@ def cmd_serve(project: Project, host: str, port: int, watching: bool = True) -> 
         if watching:
             print("正在关注 resources/、content/、catalog/ 和 mkdocs.yml：教师放入新成果后，网站会自动更新。按 Ctrl+C 停止。", flush=True)
             settings = Settings.load(project.config_file)
-            watch.watch(project, stop, force_polling=settings.watch_polling)
+            watch.watch(project, stop, force_polling=settings.watch_polling, since=before)
         else:
             print("按 Ctrl+C 停止。", flush=True)
             threading.Event().wait()

@@ -744,8 +744,26 @@ def extract(records: list[Record], cache: Cache, catalog: Catalog, tools: Tools 
     ffmpeg and LibreOffice processes, or FFmpeg's libraries); pure-Python parsing in worker processes when there is
     much of it (`Parsers`). Results are collected in a stable order. Stopped with Ctrl+C or
     SIGTERM, it leaves no LibreOffice or ffmpeg running."""
+    gone = drop_vanished(records)
     with documents.programs_stop_with_build():
-        return _extract(records, cache, catalog, tools, workers)
+        extracted, problems = _extract(records, cache, catalog, tools, workers)
+    return extracted, gone + problems
+
+
+def drop_vanished(records: list[Record]) -> list[Problem]:
+    """Files deleted or moved since intake listed them (a teacher tidying the shared folder while
+    the site builds) are left out of this build, with a warning; the next build sees the folder
+    as it is then."""
+    problems: list[Problem] = []
+    for record in records:
+        present = [a for a in record.attachments if a.source.is_file()]
+        if len(present) == len(record.attachments):
+            continue
+        for attachment in record.attachments:
+            if attachment not in present:
+                problems.append(_warn(record, attachment, "文件在生成网站时被删除或移动，本次未发布；放回原处后会在下次生成时发布"))
+        record.attachments[:] = present
+    return problems
 
 
 def _extract(records: list[Record], cache: Cache, catalog: Catalog, tools: Tools | None, workers: int | None) -> tuple[dict[str, Extracted], list[Problem]]:

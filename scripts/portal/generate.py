@@ -39,6 +39,7 @@ from .model import Problem, Record, newest_first, slug, term_label
 from .palette import palette
 from .register import Teacher
 from .settings import Settings
+from .usage import Usage, by_field, most_viewed
 from .showcase import json_ld
 from .stats import DEFINITIONS
 
@@ -315,6 +316,7 @@ def generate(
     peers: list[Record] | None = None,
     showcase: bool = False,
     nav: frozenset[str] = frozenset(),
+    usage: Usage | None = None,
 ) -> Generated:
     """Make every page of one edition of the site; MkDocs' pages are written into `docs`.
 
@@ -369,13 +371,14 @@ def generate(
         exemplary=[] if showcase else newest_first(r for r in records if r.exemplary)[:HOME_LIST],
         teachers=len({a for r in records for a in r.authors}),
         points_covered=len(site.by["points"]),
+        popular=[row.record for row in most_viewed(records, usage, HOME_LIST, recent=True)] if usage and not showcase else [],
     )
     search = env.get_template("search.html").render(root=url_to("search/index", "index"))
     writer.page("search/index", "搜索", partial(str, search), search=True)
     # The home page mixes the admin's Markdown introduction with generated HTML: it is parsed.
     writer.write("index.md", _page({"title": "首页", "hide": HIDE}, _intro_html(intro) + "\n\n" + home, generated=False))
     if not showcase:
-        _statistics_and_briefings(site, env, writer, content, roster, settings, problems)
+        _statistics_and_briefings(site, env, writer, content, roster, settings, problems, usage)
         peers_page = env.get_template("peers.html").render(root=url_to("peers/index", "index"), schools=_by_school(peers))
         writer.page("peers/index", "兄弟学校优秀案例", partial(str, peers_page))
     shells = writer.write_shells()
@@ -416,7 +419,7 @@ def _by_school(peers: list[Record]) -> list[tuple[str, list[Record]]]:
 
 def _statistics_and_briefings(
     site: Site, env: jinja2.Environment, writer: Writer, content: Path,
-    roster: list[Teacher] | None, settings: Settings, problems: list[Problem],
+    roster: list[Teacher] | None, settings: Settings, problems: list[Problem], usage: Usage | None = None,
 ) -> None:
     briefings = read_briefings(content / BRIEFINGS, problems)
     chart_cache = writer.docs.parent / "charts"
@@ -425,8 +428,9 @@ def _statistics_and_briefings(
     page = env.get_template("stats.html")
     for term in terms:
         path = f"stats/{term}"
+        mine = [r for r in site.records if r.term == term]
         body = page.render(root=url_to(path, "index"), s=stats[term], charts=Charts(stats[term], site.catalog, chart_cache),
-                           label=term_label(term), definitions=DEFINITIONS)
+                           label=term_label(term), definitions=DEFINITIONS, usage=usage_context(mine, usage))
         writer.page(path, f"{term_label(term)}统计", partial(str, body))
     overview = env.get_template("stats_index.html").render(
         root=url_to("stats/index", "index"), terms=[(t, term_label(t), stats[t]) for t in terms])
@@ -439,6 +443,19 @@ def _statistics_and_briefings(
         root=url_to(f"{BRIEFINGS}/index", "index"), briefings=[(b, term_label(b.term)) for b in briefings], feed=FEED)
     writer.page(f"{BRIEFINGS}/index", "研修简报", partial(str, listing))
     writer.write_bytes(f"{BRIEFINGS}/{FEED}", atom_feed(briefings, settings.site_name, settings.site_url))
+
+
+def usage_context(records: list[Record], usage: Usage | None) -> dict[str, Any] | None:
+    """What a term's statistics page shows of usage: its most viewed resources and the sums by
+    subject and by teaching-research group (None when no access log was read)."""
+    if usage is None or not usage.files:
+        return None
+    return {
+        "top": most_viewed(records, usage),
+        "subjects": by_field(records, usage, lambda r: r.subject),
+        "groups": by_field(records, usage, lambda r: r.group),
+        "any": any(usage.of(r.id).total for r in records),
+    }
 
 
 def _intro_html(text: str) -> str:

@@ -11,19 +11,23 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from . import forks
-from .build import add_attachments, close_slot, expected_files, mkdocs_site, next_slot, open_slot, prune, publish, switch, theme_fingerprint
+from .build import (add_attachments, close_slot, copy_rendered, docs_outputs, docs_pages, expected_files, next_slot, open_slot, prune, publish, render,
+                    require_pages, switch, theme_fingerprint)
+from .builders import choose
 from .catalog import Catalog, load_catalog
-from .chrome import MANIFEST, fill_pages, read_manifest, read_shells, write_sitemap
+from .chrome import MANIFEST, Filled, fill_pages, read_manifest, read_shells, write_sitemap
 from .extract import Cache, Extracted, Tools, extract
-from .generate import generate
+from .generate import Generated, generate
 from .index import build_index, token_memo
 from .intake import MetadataMemo, scan
 from .model import Intake, Problem, Record, json_text
 from .project import Project
 from .register import TableError, Teacher, find_roster, read_roster
 from .settings import Settings, nav_pages
+from .usage import Usage, read_usage
 from .peers import read_peers
 from .showcase import CATALOG_FILE, FEED_FILE, catalog_json, cases_feed, is_candidate, prepare_cases
 
@@ -38,6 +42,7 @@ class Outcome:
     seconds: dict[str, float] = field(default_factory=dict)  # wall time by stage
     published: list[Record] = field(default_factory=list)  # the showcase's cases
     pages_reused: int = 0  # pages whose Markdown did not change, in an incremental build
+    usage: Usage | None = None  # views, plays and downloads from the access logs
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
@@ -50,7 +55,7 @@ class Outcome:
             self.seconds[stage] = time.perf_counter() - started
 
 
-STAGES = {"intake": "读取成果", "extract": "提取文档内容", "generate": "生成页面", "mkdocs": "MkDocs 渲染页面",
+STAGES = {"intake": "读取成果", "usage": "读取访问日志", "extract": "提取文档内容", "generate": "生成页面", "mkdocs": "渲染页面（MkDocs 等页面生成器）",
           "pages": "写入页面和附件", "index": "生成搜索索引"}
 
 
@@ -79,8 +84,17 @@ def load_roster(project: Project) -> list[Teacher] | None:
 
 
 def check(project: Project) -> Outcome:
-    """Validate every submission; nothing is built or written except the report."""
-    return Outcome(scan(project.resources, load_catalog(project.catalog)))
+    """Validate every submission; nothing is built or written except the report (which shows
+    each teacher's resources with their usage)."""
+    outcome = Outcome(scan(project.resources, load_catalog(project.catalog)))
+    outcome.usage = read_logs(project, Settings.load(project.config_file))
+    return outcome
+
+
+def read_logs(project: Project, settings: Settings) -> Usage:
+    """Usage from `logs/access.log*` and the nginx logs mkdocs.yml names; only new lines are read."""
+    prefix = urlsplit(settings.site_url).path if settings.site_url else "/"
+    return read_usage(project.root, project.cache / "usage.pickle", settings.access_logs, prefix=prefix.rstrip("/") + "/")
 
 
 def build_site(project: Project) -> Outcome:
@@ -91,6 +105,8 @@ def build_site(project: Project) -> Outcome:
         outcome.intake = intake = scan(project.resources, catalog, memo)
         memo.save()
     settings = Settings.load(project.config_file)
+    with outcome.timed("usage"):
+        outcome.usage = read_logs(project, settings)
     with outcome.timed("extract"):
         tools = Tools.detect(settings.office_previews, settings.max_video_mb, settings.max_file_mb)
         extracted, outcome.problems = extract(intake.records, outcome.cache, catalog, tools)
@@ -108,21 +124,23 @@ def build_site(project: Project) -> Outcome:
     indexer = _start_index(searchable, extracted, catalog, index_dir, project.cache / "tokens.pickle")
     with outcome.timed("generate"):
         roster = load_roster(project)
-        made = generate(intake.records, extracted, catalog, project.docs, project.content, roster, settings, peers, nav=settings.nav)
+        made = generate(intake.records, extracted, catalog, project.docs, project.content, roster, settings, peers, nav=settings.nav, usage=outcome.usage)
         outcome.problems.extend(made.problems)
     with outcome.timed("mkdocs"):
-        theme = theme_fingerprint(project.root, project.config_file)
+        builder = choose(project.config_file)
+        theme = theme_fingerprint(project.root, project.config_file, builder.fingerprint())
         slot = next_slot(project.work, project.site)
-        incremental = open_slot(slot, theme)
-        mkdocs_site(project.config_file, project.docs, slot, dirty=incremental)
+        open_slot(slot, theme)
+        scratch = project.work / "render" / "site"
+        render(builder, project.config_file, project.docs, scratch, theme)
     with outcome.timed("pages"):
-        filled = fill_pages(slot, made.pages, read_shells(slot, made.shells))
-        write_sitemap(slot, made.pages, settings.site_url)
+        filled, placed, wanted = _frame(scratch, slot, project.docs, made, settings.site_url)
         live = read_manifest(project.site)  # the previous build's pages: what visitors see change
         outcome.pages_changed = made.writer.changed + sum(1 for path, key in filled.keys.items() if live.get(path) != key)
         outcome.pages_reused = filled.kept
-        prune(slot, expected_files(project.docs, made.pages, searchable, extracted))
+        prune(slot, expected_files(project.docs, made.pages, searchable, extracted) | placed)
         add_attachments(searchable, extracted, slot)
+        require_pages(slot, wanted, builder)
     with outcome.timed("index"):
         outcome.index_sizes = _finish_index(indexer, index_dir, slot / "search")
     close_slot(slot, theme)
@@ -143,6 +161,18 @@ def drop_clashing_peers(records: list[Record], peers: list[Record]) -> tuple[lis
         taken.add(peer.id.lower())
         kept.append(peer)
     return kept, problems
+
+
+def _frame(scratch: Path, out: Path, docs: Path, made: Generated, site_url: str | None) -> tuple[Filled, set[str], list[str]]:
+    """Into `out`: the builder's files from `scratch`, the generated pages in its shells, and the
+    sitemap of both. Returns what was filled, the builder's files placed, and every page `out`
+    must now hold (for `require_pages`)."""
+    shells = read_shells(scratch, made.shells)
+    rendered = docs_outputs(docs)
+    placed = copy_rendered(scratch, out, rendered)
+    filled = fill_pages(out, made.pages, shells)
+    write_sitemap(out, made.pages, site_url, docs_pages(docs))
+    return filled, placed, [*rendered, *(page.output for page in made.pages)]
 
 
 def _index_job(records: list[Record], extracted: dict[str, Extracted], catalog: Catalog, out: Path, memo_file: Path) -> None:
@@ -202,13 +232,16 @@ def build_showcase(project: Project) -> Outcome:
         made = generate(cases, extracted, catalog, docs, project.content, None, settings, showcase=True, nav=nav_pages(SHOWCASE_NAV))
         outcome.pages_changed = made.writer.changed + len(made.pages)
     staged = _fresh(project.work / "showcase.new")
+    scratch = project.work / "render" / "showcase"
     with outcome.timed("mkdocs"):
-        mkdocs_site(project.config_file, docs, staged, site_name=f"{settings.site_name} · 优秀案例", nav=SHOWCASE_NAV)
+        builder = choose(project.config_file)
+        theme = theme_fingerprint(project.root, project.config_file, builder.fingerprint())
+        render(builder, project.config_file, docs, scratch, theme, site_name=f"{settings.site_name} · 优秀案例", nav=SHOWCASE_NAV)
     with outcome.timed("pages"):
-        fill_pages(staged, made.pages, read_shells(staged, made.shells))
-        write_sitemap(staged, made.pages, settings.site_url)
+        _, _, wanted = _frame(scratch, staged, docs, made, settings.site_url)
         (staged / MANIFEST).unlink()  # a fresh folder each time: nothing to compare with next time
         add_attachments(cases, extracted, staged)
+        require_pages(staged, wanted, builder)
     with outcome.timed("index"):
         outcome.index_sizes = build_index(cases, extracted, catalog, staged)
         data = catalog_json(cases, catalog, settings.site_name, settings.site_url)

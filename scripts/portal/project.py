@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+
+CACHE = ".portal-cache"
+OLD_CACHE = ".cache"  # where versions before builders.py kept it
+# Files only the portal's cache holds: a `.cache/` with one of them is ours to move.
+OURS = ("artefacts.sqlite", "digests.json", "metadata.pickle", "tokens.pickle")
+
+
+def adopt_old_cache(old: Path, new: Path) -> None:
+    """Rename the portal's cache from `old` to `new` (one step: nothing copied, nothing lost);
+    a `.cache/` that holds none of the portal's files (another program's) is left alone."""
+    if old.is_dir() and not old.is_symlink() and any((old / name).exists() for name in OURS):
+        try:
+            os.rename(old, new)
+        except OSError:  # another build moved it meanwhile, or `new` appeared: keep both
+            pass
 
 
 @dataclass(frozen=True)
@@ -35,8 +51,14 @@ class Project:
         return self.work / "docs"
 
     @property
-    def cache(self) -> Path:  # derived artefacts by content hash (git-ignored)
-        return self.root / ".cache"
+    def cache(self) -> Path:
+        """Derived artefacts by content hash (git-ignored), in a folder no builder cleans:
+        `.cache/` is Zensical's, and `zensical build --clean` empties it. A school's cache from
+        before is moved here once, so nothing is extracted again."""
+        cache = self.root / CACHE
+        if not cache.exists():
+            adopt_old_cache(self.root / OLD_CACHE, cache)
+        return cache
 
     @property
     def site(self) -> Path:

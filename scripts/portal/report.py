@@ -16,6 +16,7 @@ import jinja2
 from .catalog import Catalog
 from .model import Intake, Problem, Record, term_label
 from .policy import Policy, Standing, evaluate, latest_term
+from .usage import Counts, Usage
 from .register import TableError, find_roster, read_roster
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -94,7 +95,8 @@ def completion(resources: Path, records: list[Record], catalog: Catalog, policy:
     return result
 
 
-def _html(intake: Intake, problems: list[Problem], done: Completion, policy: Policy) -> str:
+def _html(intake: Intake, problems: list[Problem], done: Completion, policy: Policy,
+          used: list[tuple[str, Record, Counts]] | None = None, usage: Usage | None = None) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), bytecode_cache=jinja2.FileSystemBytecodeCache(),
                              autoescape=True, undefined=jinja2.StrictUndefined)
     return env.get_template("report.html").render(
@@ -110,6 +112,8 @@ def _html(intake: Intake, problems: list[Problem], done: Completion, policy: Pol
         strangers=done.strangers,
         policy=policy,
         problems=sorted(problems, key=lambda p: (not p.refused, p.path)),
+        used=used or [],
+        usage_read=usage is not None and usage.files > 0,
     )
 
 
@@ -127,7 +131,8 @@ def _as_text_cells(sheet: Any) -> None:
                 cell.quotePrefix = True  # Excel's leading apostrophe: stays text when edited
 
 
-def _workbook(intake: Intake, problems: list[Problem], done: Completion, catalog: Catalog, path: Path) -> None:
+def _workbook(intake: Intake, problems: list[Problem], done: Completion, catalog: Catalog, path: Path,
+              used: list[tuple[str, Record, Counts]] | None = None) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
 
@@ -157,6 +162,12 @@ def _workbook(intake: Intake, problems: list[Problem], done: Completion, catalog
         accepted.append([r.id, r.title, r.type, r.subject, r.grade, "、".join(r.competencies), "、".join(r.authors),
                          r.group, r.term, r.level, r.source_label])
 
+    if used:
+        sheet = book.create_sheet("资源使用")
+        sheet.append(["教师", "成果", "学期", "类型", "浏览", "播放", "下载"])
+        for teacher, record, counts in used:
+            sheet.append([teacher, record.title, record.term, record.type, counts.views, counts.plays, counts.downloads])
+
     if done.strangers:
         book.create_sheet("名单外作者").append(["不在教师名单中的作者"])
         for name in done.strangers:
@@ -174,7 +185,20 @@ def _workbook(intake: Intake, problems: list[Problem], done: Completion, catalog
     book.save(path)
 
 
-def write_reports(resources: Path, intake: Intake, extra: list[Problem], catalog: Catalog, policy: Policy, folder: Path, term: str | None = None, workbook: bool = True) -> Completion:
+def usage_rows(records: list[Record], usage: Usage | None, teachers: list[str]) -> list[tuple[str, Record, Counts]]:
+    """(teacher, record, counts) for every record of every teacher (roster order, then authors
+    not in it): what 资源使用考评 needs."""
+    if usage is None:
+        return []
+    names = list(dict.fromkeys([*teachers, *sorted({a for r in records for a in r.authors})]))
+    mine: dict[str, list[Record]] = {}
+    for record in records:
+        for author in record.authors:
+            mine.setdefault(author, []).append(record)
+    return [(name, r, usage.of(r.id)) for name in names for r in sorted(mine.get(name, []), key=lambda r: (r.term, r.title))]
+
+
+def write_reports(resources: Path, intake: Intake, extra: list[Problem], catalog: Catalog, policy: Policy, folder: Path, term: str | None = None, workbook: bool = True, usage: Usage | None = None) -> Completion:
     folder.mkdir(parents=True, exist_ok=True)
     done = completion(resources, intake.records, catalog, policy, term)
     problems = intake.problems + extra + done.problems
@@ -187,9 +211,11 @@ def write_reports(resources: Path, intake: Intake, extra: list[Problem], catalog
         "problems": [{"path": p.path, "field": p.field, "reason": p.reason, "refused": p.refused} for p in problems],
     }
     (folder / "problems.json").write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
-    (folder / "index.html").write_text(_html(intake, problems, done, policy), encoding="utf-8")
+    teachers = [s.teacher.name for s in done.cycle_standings or done.standings]
+    used = usage_rows(intake.records, usage, teachers)
+    (folder / "index.html").write_text(_html(intake, problems, done, policy, used, usage), encoding="utf-8")
     if workbook:
-        _workbook(intake, problems, done, catalog, folder / WORKBOOK)
+        _workbook(intake, problems, done, catalog, folder / WORKBOOK, used)
     return done
 
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import functools
+import logging
+import logging.handlers
 import mimetypes
 import os
 import re
@@ -28,6 +30,7 @@ import resource
 import socket
 import sys
 import threading
+import time
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -133,12 +136,29 @@ class SiteHandler(SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
         pass
 
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """One line in the Combined Log Format (what nginx writes by default), for usage statistics."""
+        log = self.server.access_log
+        if log is None:
+            return
+        status = getattr(code, "value", code)
+        sent = self.span[1] - self.span[0] + 1 if status in (200, 206) and self.span[1] >= self.span[0] else "-"
+        when = time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime())
+        agent = (self.headers.get("User-Agent", "-") if self.headers else "-").replace('"', "'")
+        referer = (self.headers.get("Referer", "-") if self.headers else "-").replace('"', "'")
+        request = getattr(self, "requestline", "").replace('"', "'")
+        try:
+            log.info('%s - - [%s] "%s" %s %s "%s" "%s"', self.client_address[0], when, request, status, sent, referer, agent)
+        except Exception:  # noqa: BLE001 - a full disk must not stop the site
+            pass
+
     def end_headers(self) -> None:
         # Nothing the site sends may be sniffed into another type (an upload into a page).
         self.send_header("X-Content-Type-Options", "nosniff")
         super().end_headers()
 
     def handle_one_request(self) -> None:
+        self.span = (0, -1)  # nothing sent yet for this request (a kept-alive connection's last is not it)
         self.server.waiting(self.connection)
         super().handle_one_request()
 
@@ -247,8 +267,9 @@ class SiteServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], handler: functools.partial[SiteHandler], limit: int):
+    def __init__(self, address: tuple[str, int], handler: functools.partial[SiteHandler], limit: int, access_log: logging.Logger | None = None):
         self.limit = limit
+        self.access_log = access_log
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
         self._waiting: dict[socket.socket, None] = {}  # oldest first
@@ -299,9 +320,25 @@ def connection_limit() -> int:
     return max(4, min(512, soft // 2 - 32))
 
 
-def make_server(directory: Path, host: str, port: int, limit: int | None = None) -> SiteServer:
+def access_logger(folder: Path) -> logging.Logger:
+    """`folder/access.log` in the Combined Log Format, a new file each midnight (the old one keeps
+    its date: access.log.2024-03-12), a year of them kept."""
+    folder.mkdir(parents=True, exist_ok=True)
+    logger = logging.getLogger(f"portal.access.{folder}")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    if not logger.handlers:
+        handler = logging.handlers.TimedRotatingFileHandler(folder / "access.log", when="midnight", backupCount=400, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    return logger
+
+
+def make_server(directory: Path, host: str, port: int, limit: int | None = None, logs: Path | None = None) -> SiteServer:
+    """Serve `directory` (the `site` link: each request follows it, so a rebuild switches in at
+    once); with `logs`, every answer is logged there for usage statistics."""
     handler = functools.partial(SiteHandler, directory=str(directory))
-    return SiteServer((host, port), handler, limit or connection_limit())
+    return SiteServer((host, port), handler, limit or connection_limit(), access_logger(logs) if logs else None)
 
 
 def lan_address() -> str:

@@ -28,9 +28,11 @@ class Settings:
     office_previews: bool = True  # a PDF rendering of each Office document (LibreOffice, once per file)
     max_video_mb: int = 2048  # a larger video is flagged and not processed
     max_file_mb: int = 500  # the same for any other file
+    builder: str = ""  # mkdocs (default), properdocs or zensical: see builders.py
     site_name: str = "教学成果资源平台"  # from mkdocs.yml's own site_name
     site_url: str | None = None  # from mkdocs.yml's site_url, when the school sets one
     nav: frozenset[str] = frozenset()  # docs paths without `.md` that mkdocs.yml's nav names
+    access_logs: tuple[str, ...] = ()  # nginx access logs to count usage from (globs; .gz too), besides logs/access.log*
     watch_polling: bool = False  # `make serve` polls for changes (resources/ on a mounted network share)
     palette: tuple[str, str] = ("indigo", "indigo")  # theme.palette's primary and accent names
 

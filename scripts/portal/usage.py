@@ -33,12 +33,12 @@ import pickle
 import re
 import secrets
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from .model import VIDEO_EXTENSIONS
+from .model import VIDEO_EXTENSIONS, Record
 
 LINE = re.compile(
     rb'^(?P<host>\S+) \S+ \S+ \[(?P<day>\d{2}/\w{3}/\d{4}):[^\]]*\] "(?P<method>[A-Z]+) (?P<path>\S+)[^"]*" '
@@ -243,3 +243,44 @@ def read_usage(root: Path, state_file: Path, configured: Iterable[str] = (), pre
     for (resource, _), number in state.downloads.items():
         counts.setdefault(resource, Counts()).downloads += number
     return Usage(counts, lines, len(files))
+
+
+# -- what pages and reports show ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a usage table: a name (a subject, a group) or a record, and its counts."""
+
+    name: str
+    views: int
+    plays: int
+    downloads: int
+    record: Record | None = None
+
+
+def most_viewed(records: Iterable[Record], usage: Usage, limit: int = 10, recent: bool = False) -> list[Row]:
+    """The records most viewed (in the last 7 days when `recent`), most first; none unviewed."""
+    rows = []
+    for record in records:
+        counts = usage.of(record.id)
+        score = counts.recent_views if recent else counts.views
+        if score > 0:
+            rows.append((score, counts.total, record, counts))
+    rows.sort(key=lambda item: (-item[0], -item[1], item[2].title))
+    return [Row(r.title, c.recent_views if recent else c.views, c.plays, c.downloads, r) for _, _, r, c in rows[:limit]]
+
+
+def by_field(records: Iterable[Record], usage: Usage, name: Callable[[Record], str | None]) -> list[Row]:
+    """Counts summed by a field of the records (subject, group), most viewed first."""
+    sums: dict[str, list[int]] = {}
+    for record in records:
+        key = name(record)
+        if not key:
+            continue
+        counts = usage.of(record.id)
+        total = sums.setdefault(key, [0, 0, 0])
+        total[0] += counts.views
+        total[1] += counts.plays
+        total[2] += counts.downloads
+    return sorted((Row(k, *v) for k, v in sums.items()), key=lambda row: (-row.views, -row.plays, row.name))

@@ -151,15 +151,31 @@ def rebuild(project: Project) -> bool:
     return process.exitcode == 0
 
 
-def watch(project: Project, stop: threading.Event, force_polling: bool = False) -> None:
-    """Rebuild whenever watched files changed and settled, until `stop` is set."""
+def tree_stamp(project: Project) -> tuple[int, int, int]:
+    """(files, total size, newest modification) of everything watched: cheap to compare."""
+    values = _signature(watched(project)).values()
+    return len(values), sum(size for size, _ in values), max((mtime for _, mtime in values), default=0)
+
+
+def watch(project: Project, stop: threading.Event, force_polling: bool = False, since: tuple[int, int, int] | None = None) -> None:
+    """Rebuild whenever watched files changed and settled, until `stop` is set. `since` is the
+    `tree_stamp` taken before the last build: what changed before the watcher was listening
+    (while that build ran) is caught by comparing it once the watcher is up."""
     import watchfiles
 
     def keep(change: watchfiles.Change, path: str) -> bool:
         return relevant(path) and ".build" not in Path(path).parts
 
     for batch in watchfiles.watch(*watched(project), watch_filter=keep, stop_event=stop, debounce=1600, step=300,
-                                  force_polling=force_polling or None, raise_interrupt=False):
+                                  force_polling=force_polling or None, raise_interrupt=False,
+                                  yield_on_timeout=True, rust_timeout=1000):
+        if not batch:  # the watcher is listening and nothing happened for a second
+            if since is not None and tree_stamp(project) != since:
+                print("发现启动期间放入的变化，正在更新网站…", flush=True)
+                wait_until_settled(set(watched(project)))
+                rebuild(project)
+            since = None
+            continue
         touched = {Path(path) for _, path in batch}
         names = sorted({_short(project, p) for p in touched})
         print(f"发现变化：{'、'.join(names[:5])}{' 等' if len(names) > 5 else ''}，等待文件复制完成…", flush=True)
