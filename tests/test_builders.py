@@ -30,10 +30,13 @@ SKIP_LINK = '<a id="__skip" tabindex="-1"></a>'  # Zensical's, inside the articl
 
 
 def main_content(html: str) -> str:
-    """The page's article, whitespace folded: what a visitor reads, whatever frames it."""
+    """The page's article, whitespace folded: what a visitor reads, whatever frames it. The QR
+    code box is left out: it shows the page's address when `site_url` is set (these builds set
+    it, the reference build does not) and how to set it otherwise."""
     found = re.search(r"<article\b.*?</article>", html, re.S)
     assert found, "page without an article"
-    return re.sub(r"\s+", " ", found.group(0).replace(SKIP_LINK, ""))
+    article = re.sub(r'<aside class="portal-qr".*?</aside>', "", found.group(0), flags=re.S)
+    return re.sub(r"\s+", " ", article.replace(SKIP_LINK, ""))
 
 
 def site_pages(site: Path) -> dict[str, str]:
