@@ -23,6 +23,7 @@ from .lock import build_lock
 from .project import Project
 
 SETTLE = 1.5  # seconds a changed file must keep its size and time before it is read
+QUIET_MS = 300  # the watcher hands over changes after this long without another: part of SETTLE
 IGNORED_PREFIXES = ("~$", ".~lock", ".")  # Office lock files, editors' and copies' temporary files
 IGNORED_SUFFIXES = (".tmp", ".part", ".crdownload", ".swp", "~")
 STATE = "watch-state.json"
@@ -142,7 +143,7 @@ def _rebuild_job(root: Path) -> None:
 
 def rebuild(project: Project) -> bool:
     """Build once in a child process; True when the new site went live."""
-    from . import forks
+    from . import forks, pipeline  # noqa: F401 - imported here once, so each forked rebuild starts with it
 
     process = forks.start(_rebuild_job, project.root, daemon=False)  # the build starts children of its own
     process.join()
@@ -166,7 +167,7 @@ def watch(project: Project, stop: threading.Event, force_polling: bool = False, 
     def keep(change: watchfiles.Change, path: str) -> bool:
         return relevant(path) and ".build" not in Path(path).parts
 
-    for batch in watchfiles.watch(*watched(project), watch_filter=keep, stop_event=stop, debounce=1600, step=300,
+    for batch in watchfiles.watch(*watched(project), watch_filter=keep, stop_event=stop, debounce=1600, step=QUIET_MS,
                                   force_polling=force_polling or None, raise_interrupt=False,
                                   yield_on_timeout=True, rust_timeout=1000):
         if not batch:  # the watcher is listening and nothing happened for a second
@@ -179,7 +180,7 @@ def watch(project: Project, stop: threading.Event, force_polling: bool = False, 
         touched = {Path(path) for _, path in batch}
         names = sorted({_short(project, p) for p in touched})
         print(f"发现变化：{'、'.join(names[:5])}{' 等' if len(names) > 5 else ''}，等待文件复制完成…", flush=True)
-        wait_until_settled({p if p.exists() else p.parent for p in touched})
+        wait_until_settled({p if p.exists() else p.parent for p in touched}, SETTLE - QUIET_MS / 1000)
         rebuild(project)
 
 
