@@ -253,7 +253,7 @@ REAL_QUERIES = [
     "明月", "春风", "君子", "学而时习之", "监护人", "人工智能", "中外合作办学",
     "语文七年级", "道德与法治义务", "法规汇编中华", "语文课堂", "教学设计语文", "春天的猫", "人民教育学校",
     "2.0", "2.0cm", "2.0 cm", "50%", "30%", "1949年", "1949 年", "10.0cm2", "cm2", "m2", "1949", "b2", "b2微课",
-    "B2 微课程", "Ｂ２", "第一条",
+    "B2 微课程", "Ｂ２", "第一条", "B2 钟表", "开国 1949年", "12 钟表",
     "猫", "春", "蝉", "法", "雨", "旗", "鹅", "冬",
     "教育教學", "將進酒", "将进酒", "登幽州臺歌", "登幽州台歌", "蟬", "無題", "无题", "學", "敎學",
     "义务教育 学校", "春天 花", "明月 故乡", "国旗 1949年",
@@ -367,3 +367,12 @@ def test_first_query_in_a_fresh_browser_stays_small(real_site, serve, browser) -
         context.close()
         print(f"\nfirst query {query!r}: {sum(sizes) / 1024:.0f} KB in {len(sizes)} responses")
         assert 0 < sum(sizes) <= 300 * 1024, (query, sum(sizes))
+
+
+def test_a_space_in_a_query_separates_words_whatever_they_are() -> None:
+    """A new school's admin typed `B2 钟表` and `开国 1949年`: two words each, both must occur."""
+    from portal.index import query_words
+
+    assert query_words("B2 钟表") == ["b2", "钟表"]
+    assert query_words("开国 1949年") == ["开国", "1949年"]
+    assert query_words("1949 年") == ["1949", "年"]  # still finds a text that says 1949年

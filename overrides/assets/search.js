@@ -14,11 +14,10 @@
     ["subject", "学科"], ["grade", "年级"], ["point", "能力点"], ["env", "教学环境"],
     ["dim", "维度"], ["type", "类型"], ["term", "学期"], ["group", "教研组"], ["school", "学校"], ["ex", "优秀案例"]
   ];
-  // The same classes as _CJK, _SPACE, _JOIN and _QUERY_JOIN in scripts/portal/index.py.
+  // The same classes as _CJK, _SPACE and _JOIN in scripts/portal/index.py.
   var CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff";
   var SPACES = /[\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]+/g;
   var JOIN = new RegExp("(?<=[" + CJK + "]) (?=[" + CJK + "a-z0-9])|(?<=[a-z0-9]) (?=[" + CJK + "])", "g");
-  var QUERY_JOIN = new RegExp("(?<=[" + CJK + "]) (?=[a-z0-9])|(?<=[a-z0-9]) (?=[" + CJK + "])", "g");
   var traditional = {};  // traditional -> simplified, from facets.json.gz (folding_table() in index.py)
 
   var facets = null;
@@ -36,7 +35,7 @@
 
   function fold(text, query) {
     var folded = simplify(text.normalize("NFKC").toLowerCase()).replace(SPACES, " ").replace(/^ +| +$/g, "");
-    return folded.replace(query ? QUERY_JOIN : JOIN, "");
+    return query ? folded : folded.replace(JOIN, "");  // in a query every space separates words
   }
 
   function grams(run) {  // every 1, 2 and 3 adjacent characters, as grams() in index.py

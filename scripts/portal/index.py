@@ -60,7 +60,6 @@ _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _SPACE = "\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 _SPACES = re.compile(f"[{_SPACE}]+")
 _JOIN = re.compile(f"(?<=[{_CJK}]) (?=[{_CJK}a-z0-9])|(?<=[a-z0-9]) (?=[{_CJK}])")
-_QUERY_JOIN = re.compile(f"(?<=[{_CJK}]) (?=[a-z0-9])|(?<=[a-z0-9]) (?=[{_CJK}])")
 _TAGS = re.compile(r"<[^>]+>")
 EXCERPT_CHARS = 240
 # Aim for shards of about this many postings: small enough that a query's few shards stay far
@@ -89,9 +88,11 @@ TRADITIONAL = _traditional_table()
 
 
 def fold(text: str, query: bool = False) -> str:
-    """What search compares: see the module's docstring. `query` keeps spaces between CJK words."""
+    """What search compares: see the module's docstring. In a `query`, spaces stay: they separate words."""
     folded = _SPACES.sub(" ", unicodedata.normalize("NFKC", text).lower().translate(TRADITIONAL)).strip(" ")
-    return (_QUERY_JOIN if query else _JOIN).sub("", folded)
+    # In a query every space separates words that must all occur (B2 钟表, 开国 1949年); text is
+    # joined, so "1949 年" typed either way finds a text that says 1949年.
+    return folded if query else _JOIN.sub("", folded)
 
 
 def grams(run: str) -> set[str]:
