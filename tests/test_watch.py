@@ -117,14 +117,16 @@ def test_a_copied_submission_appears_and_problems_keep_the_site_online(portal) -
     write_meta(project.resources / T / "坏的", {**META, "title": "坏的", "competencies": ["D9"]})
     running.wait_for("未发布：")
 
-    # A broken mkdocs.yml keeps the old site online and says what is wrong.
+    # A broken mkdocs.yml keeps the old site online and says what is wrong; saved the way editors
+    # and `sed -i` save (a new file renamed over the old), again and again, it is still noticed.
     config = project.config_file
     good = config.read_text(encoding="utf-8")
-    config.write_text(good + "\ntheme: [unclosed\n", encoding="utf-8")
-    running.wait_for("生成失败")
-    assert running.get(page(f"{T}-圆的面积")) == 200
-    config.write_text(good, encoding="utf-8")
-    running.wait_for("网站已更新")
+    for text, said in ((good + "\ntheme: [unclosed\n", "生成失败"), (good, "网站已更新"), (good + "\ntheme: [again\n", "生成失败"), (good, "网站已更新")):
+        replacement = config.with_name("mkdocs.yml.new")
+        replacement.write_text(text, encoding="utf-8")
+        replacement.replace(config)
+        running.wait_for(said)
+        assert running.get(page(f"{T}-圆的面积")) == 200
 
     # A withdrawn submission goes away.
     for path in sorted(folder.rglob("*"), reverse=True):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
 import time
@@ -158,29 +159,46 @@ def tree_stamp(project: Project) -> tuple[int, int, int]:
     return len(values), sum(size for size, _ in values), max((mtime for _, mtime in values), default=0)
 
 
+def _file_stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_ino, info.st_size, info.st_mtime_ns
+
+
 def watch(project: Project, stop: threading.Event, force_polling: bool = False, since: tuple[int, int, int] | None = None) -> None:
     """Rebuild whenever watched files changed and settled, until `stop` is set. `since` is the
     `tree_stamp` taken before the last build: what changed before the watcher was listening
-    (while that build ran) is caught by comparing it once the watcher is up."""
+    (while that build ran) is caught by comparing it once the watcher is up.
+
+    Folders are watched by the system; single files (mkdocs.yml) are compared every second
+    instead: editors and `sed -i` save by replacing the file, which ends a watch on the file."""
     import watchfiles
 
     def keep(change: watchfiles.Change, path: str) -> bool:
         return relevant(path) and ".build" not in Path(path).parts
 
-    for batch in watchfiles.watch(*watched(project), watch_filter=keep, stop_event=stop, debounce=1600, step=QUIET_MS,
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)  # it says "KeyboardInterrupt caught" in English
+    folders = [p for p in watched(project) if p.is_dir()]
+    files = [p for p in watched(project) if not p.is_dir()]
+    stamps = {path: _file_stamp(path) for path in files}
+    for batch in watchfiles.watch(*folders, watch_filter=keep, stop_event=stop, debounce=1600, step=QUIET_MS,
                                   force_polling=force_polling or None, raise_interrupt=False,
                                   yield_on_timeout=True, rust_timeout=1000):
-        if not batch:  # the watcher is listening and nothing happened for a second
+        touched = {Path(path) for _, path in batch} | {path for path in files if _file_stamp(path) != stamps[path]}
+        if not touched:  # the watcher is listening and nothing happened for a second
             if since is not None and tree_stamp(project) != since:
                 print("发现启动期间放入的变化，正在更新网站…", flush=True)
                 wait_until_settled(set(watched(project)))
                 rebuild(project)
             since = None
             continue
-        touched = {Path(path) for _, path in batch}
+        since = None
         names = sorted({_short(project, p) for p in touched})
         print(f"发现变化：{'、'.join(names[:5])}{' 等' if len(names) > 5 else ''}，等待文件复制完成…", flush=True)
         wait_until_settled({p if p.exists() else p.parent for p in touched}, SETTLE - QUIET_MS / 1000)
+        stamps = {path: _file_stamp(path) for path in files}
         rebuild(project)
 
 
