@@ -15,8 +15,9 @@ scripts (by user agent). Visitors are told apart by a salted hash of address and
 salt lives in the cache folder and never leaves the build, and no address or hash reaches any
 output: only counts do.
 
-Logs are read incrementally: for each file the position read up to is kept with a fingerprint of
-its first line, so the next build reads only new lines (a rotated or replaced file is read anew).
+Logs are read incrementally: the position read up to is kept by a fingerprint of each file's first
+line, not by its name, so the next build reads only new lines, and a log renamed or compressed by
+rotation (access.log -> access.log.2024-03-12[.gz]) is read on from where its lines were counted.
 A regular expression reads the lines (several million in seconds); a log-parsing library that
 builds an object per field was ten times slower here.
 """
@@ -49,7 +50,7 @@ BOTS = re.compile(  # matched against the lower-cased user agent
     rb"monitor|uptime|pingdom|zgrab|masscan|nmap|lighthouse|bingpreview|facebookexternalhit"
 )
 MONTHS = {m: i for i, m in enumerate((b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"), start=1)}
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: positions kept by first line, not by file name
 
 
 @dataclass
@@ -69,7 +70,8 @@ class _State:
     """What the cache keeps between builds (never published)."""
 
     salt: bytes = field(default_factory=lambda: secrets.token_bytes(16))
-    files: dict[str, tuple[int, bytes]] = field(default_factory=dict)  # path -> (offset read, first-line digest)
+    files: dict[bytes, int] = field(default_factory=dict)  # first-line digest -> offset read (uncompressed)
+    compressed: set[tuple[str, int]] = field(default_factory=set)  # (path, size) of .gz logs read whole
     views: Counter[tuple[str, dt.date]] = field(default_factory=Counter)  # (resource id, day) -> views
     seen: set[tuple[dt.date, bytes, str]] = field(default_factory=set)  # (day, visitor, file path): plays, downloads
     plays: Counter[tuple[str, dt.date]] = field(default_factory=Counter)
@@ -119,12 +121,14 @@ def _lines(path: Path, offset: int) -> Iterator[bytes]:
 
 
 def _first_line(path: Path) -> bytes:
+    """A digest of the file's first whole line (b"" while there is none): what names a log."""
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as handle:  # type: ignore[operator]
-            return hashlib.sha1(handle.readline()).digest()
+            first = handle.readline()
     except (OSError, EOFError):
         return b""
+    return hashlib.sha1(first).digest() if first.endswith(b"\n") else b""
 
 
 def log_files(root: Path, configured: Iterable[str]) -> list[Path]:
@@ -137,14 +141,14 @@ def log_files(root: Path, configured: Iterable[str]) -> list[Path]:
 
 def _read(state: _State, path: Path, prefix: str) -> int:
     """Count the lines of `path` not read before; returns how many lines were read."""
-    key = str(path)
-    first = _first_line(path)
-    offset, known = state.files.get(key, (0, b""))
     size = path.stat().st_size
-    if known != first or (path.suffix != ".gz" and size < offset):
-        offset = 0  # rotated, replaced or truncated: read it anew
-    if path.suffix == ".gz" and known == first and offset:
+    whole = (str(path), size)
+    if path.suffix == ".gz" and whole in state.compressed:
         return 0  # a compressed log does not grow: it was read whole
+    first = _first_line(path)
+    offset = state.files.get(first, 0) if first else 0
+    if path.suffix != ".gz" and size < offset:
+        offset = 0  # truncated and written anew: read it anew
     salt = state.salt
     resources = (prefix + "r/").encode()
     bots: dict[bytes, bool] = {}  # a log holds few distinct user agents
@@ -182,7 +186,10 @@ def _read(state: _State, path: Path, prefix: str) -> int:
             continue
         state.seen.add(mark)
         (state.plays if kind == "play" else state.downloads)[(resource, day)] += 1
-    state.files[key] = (position if path.suffix != ".gz" else size, first)
+    if first:
+        state.files[first] = position
+    if path.suffix == ".gz":
+        state.compressed.add(whole)
     return read
 
 
