@@ -200,6 +200,15 @@ def test_attachments_are_typed_sandboxed_and_never_sniffed(server, name: str, ct
     assert (response.headers["Content-Disposition"] == "attachment") is download
 
 
+@pytest.mark.parametrize("spelling", ["/{}", "//{}", "/./{}", "/r/../{}", "/{}".replace("/files/", "//files/"), "/{}".replace("/files/", "/./files/")])
+def test_attachments_are_sandboxed_however_the_address_is_spelled(server, spelling: str) -> None:
+    # The server maps all of these to the same file: each must carry the same sandbox.
+    path = spelling.format(files_url("学习单.pdf").lstrip("/"))
+    response, _ = get(server, path)
+    assert response.status == 200, path
+    assert "sandbox" in response.headers.get("Content-Security-Policy", ""), path
+
+
 def test_every_answer_forbids_sniffing(server) -> None:
     for path in ("/", "/assets/portal.css", "/nothing-here"):
         response, _ = get(server, path)

@@ -35,7 +35,7 @@ from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import BinaryIO
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from .model import PUBLISHED_AS_IS
 
@@ -185,7 +185,8 @@ class SiteHandler(SimpleHTTPRequestHandler):
         except OSError:
             return self.not_found()
         try:
-            return self._send_file(file, unquote(parts.path), path)
+            # Typed and sandboxed by where the file is, however the address spells it (/./, /r/../).
+            return self._send_file(file, "/" + Path(os.path.relpath(path, self.directory)).as_posix(), path)
         except BaseException:
             file.close()
             raise
