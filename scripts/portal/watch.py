@@ -161,6 +161,20 @@ def watch(project: Project, stop: threading.Event, force_polling: bool = False, 
     """Rebuild whenever watched files changed and settled, until `stop` is set. `since` is the
     `tree_stamp` taken before the last build: what changed before the watcher was listening
     (while that build ran) is caught by comparing it once the watcher is up."""
+    while True:
+        try:
+            _watch(project, stop, force_polling, since)
+            return
+        except RuntimeError as error:  # watchfiles cannot name a path whose bytes are not UTF-8
+            if "decode path" not in str(error):
+                raise
+        since = None
+        print("发现变化（有文件名不是 UTF-8 编码，多半来自 Windows 上打包的压缩文件），等待文件复制完成…", flush=True)
+        wait_until_settled(set(watched(project)))
+        rebuild(project)  # says which submission it is; then the watcher starts anew
+
+
+def _watch(project: Project, stop: threading.Event, force_polling: bool, since: tuple[int, int, int] | None) -> None:
     import watchfiles
 
     def keep(change: watchfiles.Change, path: str) -> bool:
