@@ -126,3 +126,21 @@ def test_a_rotated_log_is_not_counted_again(tmp_path: Path) -> None:
     rotated.unlink()
     counts = read_usage(tmp_path, state).of(ID)
     assert (counts.views, counts.downloads) == (3, 1)
+
+
+def test_a_damaged_log_is_skipped_with_a_note_and_read_on_later(tmp_path: Path) -> None:
+    # logrotate compressing yesterday's log while the build runs leaves a truncated .gz; an
+    # unreadable log must not stop the site being built, and its lines count once when whole.
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    state = tmp_path / "cache" / "usage.pickle"
+    text = (line(PAGE) * 3000).encode("utf-8")
+    whole = gzip.compress(text)
+    (logs / "access.log.1.gz").write_bytes(whole[: len(whole) // 2])
+    (logs / "access.log").write_text(line(DOC), encoding="utf-8")
+    usage = read_usage(tmp_path, state)
+    assert usage.of(ID).downloads == 1
+    assert len(usage.skipped) == 1 and "access.log.1.gz" in usage.skipped[0]
+    (logs / "access.log.1.gz").write_bytes(whole)
+    usage = read_usage(tmp_path, state)
+    assert usage.of(ID).views == 3000 and usage.skipped == ()

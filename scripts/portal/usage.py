@@ -136,7 +136,14 @@ def log_files(root: Path, configured: Iterable[str]) -> list[Path]:
     found: set[Path] = set()
     for pattern in [str(root / "logs" / "access.log*"), *(str(root / p) if not os.path.isabs(p) else p for p in configured)]:
         found.update(Path(p) for p in glob.glob(pattern) if Path(p).is_file())
-    return sorted(found, key=lambda p: (p.stat().st_mtime, p.name))
+    return sorted(found, key=lambda p: (_mtime(p), p.name))
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # removed meanwhile (rotation): _read says so
+        return 0.0
 
 
 def _read(state: _State, path: Path, prefix: str) -> int:
@@ -154,38 +161,43 @@ def _read(state: _State, path: Path, prefix: str) -> int:
     bots: dict[bytes, bool] = {}  # a log holds few distinct user agents
     read = 0
     position = offset
-    for line in _lines(path, offset):
-        position += len(line)
-        if not line.endswith(b"\n"):  # a line still being written: read it next time
-            position -= len(line)
-            break
-        read += 1
-        match = LINE.match(line)
-        if match is None or match["method"] != b"GET" or not match["path"].startswith(resources):
-            continue
-        status = match["status"]
-        if not (status[:1] == b"2" or status == b"304"):
-            continue
-        agent = match["agent"] or b""
-        bot = bots.get(agent)
-        if bot is None:
-            bot = bots[agent] = BOTS.search(agent.lower()) is not None
-        if bot:
-            continue
-        found = _classified(match["path"], prefix)
-        day = _day(match["day"]) if found else None
-        if found is None or day is None:
-            continue
-        kind, resource, name = found
-        if kind == "view":
-            state.views[(resource, day)] += 1
-            continue
-        visitor = hashlib.blake2b(match["host"] + b"\0" + agent, key=salt, digest_size=12).digest()
-        mark = (day, visitor, f"{resource}/{name}")
-        if mark in state.seen:
-            continue
-        state.seen.add(mark)
-        (state.plays if kind == "play" else state.downloads)[(resource, day)] += 1
+    try:
+        for line in _lines(path, offset):
+            position += len(line)
+            if not line.endswith(b"\n"):  # a line still being written: read it next time
+                position -= len(line)
+                break
+            read += 1
+            match = LINE.match(line)
+            if match is None or match["method"] != b"GET" or not match["path"].startswith(resources):
+                continue
+            status = match["status"]
+            if not (status[:1] == b"2" or status == b"304"):
+                continue
+            agent = match["agent"] or b""
+            bot = bots.get(agent)
+            if bot is None:
+                bot = bots[agent] = BOTS.search(agent.lower()) is not None
+            if bot:
+                continue
+            found = _classified(match["path"], prefix)
+            day = _day(match["day"]) if found else None
+            if found is None or day is None:
+                continue
+            kind, resource, name = found
+            if kind == "view":
+                state.views[(resource, day)] += 1
+                continue
+            visitor = hashlib.blake2b(match["host"] + b"\0" + agent, key=salt, digest_size=12).digest()
+            mark = (day, visitor, f"{resource}/{name}")
+            if mark in state.seen:
+                continue
+            state.seen.add(mark)
+            (state.plays if kind == "play" else state.downloads)[(resource, day)] += 1
+    except (OSError, EOFError):  # damaged, or still being compressed: what was counted stays counted
+        if first:
+            state.files[first] = position
+        raise
     if first:
         state.files[first] = position
     if path.suffix == ".gz":
@@ -219,6 +231,7 @@ class Usage:
     counts: dict[str, Counts]
     lines: int = 0
     files: int = 0
+    skipped: tuple[str, ...] = ()  # a line per log that could not be read, for the admin
 
     def of(self, resource: str) -> Counts:
         return self.counts.get(resource, Counts())
@@ -232,7 +245,12 @@ def read_usage(root: Path, state_file: Path, configured: Iterable[str] = (), pre
     """Read what is new in the access logs and return the counts over all logs read so far."""
     state = _load(state_file)
     files = log_files(root, configured)
-    lines = sum(_read(state, path, prefix) for path in files)
+    lines, skipped = 0, []
+    for path in files:
+        try:
+            lines += _read(state, path, prefix)
+        except (OSError, EOFError) as error:  # vanished, unreadable, or a .gz still being written
+            skipped.append(f"访问日志 {path} 无法读取（{getattr(error, 'strerror', None) or type(error).__name__}），本次跳过；下次生成时再读")
     # Plays and downloads need a day's visitors only while that day's log may still grow.
     latest = max((day for table in (state.views, state.plays, state.downloads) for _, day in table), default=None)
     if latest is not None:
@@ -249,7 +267,7 @@ def read_usage(root: Path, state_file: Path, configured: Iterable[str] = (), pre
         counts.setdefault(resource, Counts()).plays += number
     for (resource, _), number in state.downloads.items():
         counts.setdefault(resource, Counts()).downloads += number
-    return Usage(counts, lines, len(files))
+    return Usage(counts, lines, len(files), tuple(skipped))
 
 
 # -- what pages and reports show ------------------------------------------------------------------
