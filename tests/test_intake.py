@@ -299,3 +299,24 @@ def test_metadata_memo_reads_unchanged_texts_without_parsing_and_changes_nothing
 
     memo_file.write_bytes(b"not a pickle")  # a damaged cache is ignored, not fatal
     assert scan(resources, catalog, MetadataMemo(memo_file)) == fresh
+
+
+def test_names_written_in_gbk_are_refused_with_the_readable_name(tmp_path: Path, catalog: Catalog) -> None:
+    # A zip packed on Chinese Windows unpacks on Linux with GBK bytes in its names: no build may
+    # crash on them, and each message names the file as the teacher sees it.
+    term = os.fsencode(tmp_path / TERM)
+    os.makedirs(term + b"/" + "认识钟表".encode("gbk"))
+    write_meta(Path(os.fsdecode(term + b"/" + "认识钟表".encode("gbk"))), GOOD)
+    write_meta(tmp_path / TERM / "ok", {**GOOD, "title": "好"})
+    with open(term + b"/ok/" + "学习单.txt".encode("gbk"), "wb") as handle:
+        handle.write(b"x")
+    write_markdown(Path(os.fsdecode(term + b"/" + "反思.md".encode("gbk"))), GOOD, "x")
+    write_meta(tmp_path / TERM / "fine", {**GOOD, "title": "另一份"})
+    intake = run(tmp_path, catalog)
+    assert [r.title for r in intake.records] == ["另一份"]
+    assert intake.found == len(intake.records) + len({p.path for p in intake.refused})
+    for problem in intake.problems:
+        str(problem).encode("utf-8")  # printable, and writable to the report
+    assert "学习单.txt" in only_refusal(intake, f"{TERM}/ok")
+    for name in ("认识钟表", "反思.md"):
+        assert "UTF-8" in only_refusal(intake, f"{TERM}/{name}")

@@ -186,3 +186,12 @@ def test_fuzzed_peer_catalogs_never_raise_and_never_escape(tmp_path_factory, cat
             assert plain_name(attachment.name) == attachment.name
     assert len({r.id for r in records}) == len(records)  # one page per case: none overwrites another
     assert all(isinstance(p.reason, str) and p.path.startswith("_peers/城南小学") for p in problems)
+
+
+def test_a_damaged_peer_file_is_reported_with_its_school(campus) -> None:
+    folder = peer(campus.root, [{**GOOD, "files": [{"name": "学习单.pdf", "url": "r/c1/files/学习单.pdf"}]}])
+    (folder / "r" / "c1" / "files").mkdir(parents=True)
+    (folder / "r" / "c1" / "files" / "学习单.pdf").write_bytes(b"%PDF-1.4\nnot really a PDF")
+    outcome = pipeline.build_site(campus)
+    reasons = [str(p) for p in outcome.problems if p.path.startswith("_peers/城南小学")]
+    assert any("学习单.pdf" in r for r in reasons), [str(p) for p in outcome.problems]

@@ -127,3 +127,25 @@ def test_many_documents_are_converted_by_one_libreoffice_start(tmp_path: Path) -
         import shutil
 
         shutil.rmtree(work)
+
+
+def _convert_in(scratch: str, source: str, target: str) -> None:
+    import tempfile
+
+    tempfile.tempdir = scratch  # where this child makes its LibreOffice profile
+    documents.convert(Path(source), Path(target), "pdf")
+
+
+def test_a_rebuild_in_a_child_leaves_no_libreoffice_profile(tmp_path: Path) -> None:
+    # `make serve` rebuilds in a forked child, which ends without running atexit handlers: the
+    # profile it made must still go, or every rebuild leaves half a megabyte in /tmp.
+    from portal import forks
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    source = tmp_path / "反思.txt"
+    source.write_text("教学反思", encoding="utf-8")
+    child = forks.start(_convert_in, str(scratch), str(source), str(tmp_path / "反思.pdf"), daemon=False)
+    child.join()
+    assert child.exitcode == 0 and (tmp_path / "反思.pdf").exists()
+    assert list(scratch.glob("portal-lo-profile-*")) == []

@@ -11,6 +11,7 @@ import resource
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -200,6 +201,15 @@ def test_attachments_are_typed_sandboxed_and_never_sniffed(server, name: str, ct
     assert (response.headers["Content-Disposition"] == "attachment") is download
 
 
+@pytest.mark.parametrize("spelling", ["/{}", "//{}", "/./{}", "/r/../{}", "/{}".replace("/files/", "//files/"), "/{}".replace("/files/", "/./files/")])
+def test_attachments_are_sandboxed_however_the_address_is_spelled(server, spelling: str) -> None:
+    # The server maps all of these to the same file: each must carry the same sandbox.
+    path = spelling.format(files_url("学习单.pdf").lstrip("/"))
+    response, _ = get(server, path)
+    assert response.status == 200, path
+    assert "sandbox" in response.headers.get("Content-Security-Policy", ""), path
+
+
 def test_every_answer_forbids_sniffing(server) -> None:
     for path in ("/", "/assets/portal.css", "/nothing-here"):
         response, _ = get(server, path)
@@ -277,3 +287,24 @@ def test_a_download_in_progress_is_not_cut_for_idle_connections(site: Project, s
                 connection.close()
     finally:
         downloading.close()
+
+
+def _raw(address: tuple[str, int], request: bytes) -> bytes:
+    with socket.create_connection(address, timeout=20) as connection:
+        connection.sendall(request)
+        return connection.recv(200)
+
+
+def test_malformed_requests_are_answered_and_logged_one_line_each(site: Project, server) -> None:
+    log = site.root / "logs" / "access.log"
+    assert b"<h1>400</h1>" in _raw(server, b"GARBAGE\r\n\r\n")  # answered as HTTP/0.9: no status line
+    assert _raw(server, b"GET / HTTP/1.1\r\nX: " + b"a" * 70_000 + b"\r\n\r\n").startswith(b"HTTP/1.1 431")
+    # A folded header and control characters must not start a line of their own in the log.
+    folded = b"GET /?folded HTTP/1.1\r\nHost: x\r\nUser-Agent: a\r\n 10.0.0.9 - - [x]\x1b[2J\r\nConnection: close\r\n\r\n"
+    assert _raw(server, folded).startswith(b"HTTP/1.1 200")
+    deadline = time.monotonic() + 20
+    while b"?folded" not in log.read_bytes():
+        assert time.monotonic() < deadline, "the request was not logged"
+    lines = log.read_bytes().splitlines()
+    assert all(re.match(rb'^127\.0\.0\.1 - - \[[^\]]+\] "[^"\x00-\x1f]*" \d{3} ', line) for line in lines), lines[-4:]
+    assert any(b'" 400 ' in line for line in lines)

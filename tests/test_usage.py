@@ -102,3 +102,45 @@ def test_a_million_lines_are_read_in_seconds(tmp_path: Path, capsys) -> None:
     assert usage.lines == 999_000 and usage.of(ID).views == 333_000
     with capsys.disabled():
         print(f"\nusage: {usage.lines} lines in {seconds:.1f} s")
+
+
+def test_a_rotated_log_is_not_counted_again(tmp_path: Path) -> None:
+    # `make serve` rotates at midnight by renaming access.log to access.log.<date> (nginx's
+    # logrotate renames and may compress it): lines counted before the rename count once.
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    state = tmp_path / "cache" / "usage.pickle"
+    log = logs / "access.log"
+    log.write_text(line(PAGE) + line(DOC), encoding="utf-8")
+    assert read_usage(tmp_path, state).of(ID).views == 1
+    with log.open("a", encoding="utf-8") as handle:
+        handle.write(line(PAGE))  # written after that build, before midnight
+    log.rename(logs / "access.log.2024-03-12")
+    log.write_text(line(PAGE, day="13/Mar/2024"), encoding="utf-8")
+    counts = read_usage(tmp_path, state).of(ID)
+    assert (counts.views, counts.downloads) == (3, 1)
+    # Compressed later (logrotate's delaycompress): still the same lines.
+    rotated = logs / "access.log.2024-03-12"
+    with gzip.open(logs / "access.log.2024-03-12.gz", "wb") as handle:
+        handle.write(rotated.read_bytes())
+    rotated.unlink()
+    counts = read_usage(tmp_path, state).of(ID)
+    assert (counts.views, counts.downloads) == (3, 1)
+
+
+def test_a_damaged_log_is_skipped_with_a_note_and_read_on_later(tmp_path: Path) -> None:
+    # logrotate compressing yesterday's log while the build runs leaves a truncated .gz; an
+    # unreadable log must not stop the site being built, and its lines count once when whole.
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    state = tmp_path / "cache" / "usage.pickle"
+    text = (line(PAGE) * 3000).encode("utf-8")
+    whole = gzip.compress(text)
+    (logs / "access.log.1.gz").write_bytes(whole[: len(whole) // 2])
+    (logs / "access.log").write_text(line(DOC), encoding="utf-8")
+    usage = read_usage(tmp_path, state)
+    assert usage.of(ID).downloads == 1
+    assert len(usage.skipped) == 1 and "access.log.1.gz" in usage.skipped[0]
+    (logs / "access.log.1.gz").write_bytes(whole)
+    usage = read_usage(tmp_path, state)
+    assert usage.of(ID).views == 3000 and usage.skipped == ()

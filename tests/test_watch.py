@@ -135,3 +135,17 @@ def test_a_copied_submission_appears_and_problems_keep_the_site_online(portal) -
     running.wait_for("撤下成果：圆的面积新课")
     assert running.get(page(f"{T}-圆的面积")) == 404
     assert running.stop() == 0
+
+
+def test_a_folder_named_in_gbk_is_reported_and_the_watcher_goes_on(portal) -> None:
+    # Unpacked from a zip made on Chinese Windows: its name is GBK bytes, which the watcher's
+    # lines and the refusal must show readably instead of ending `make serve`.
+    project, running = portal
+    folder = os.fsencode(project.resources / T) + b"/" + "圆的面积".encode("gbk")
+    os.makedirs(folder)
+    write_meta(Path(os.fsdecode(folder)), {**META, "title": "圆的面积新课"})
+    running.wait_for("发现变化")
+    running.wait_for("未发布：2023-2024-1/圆的面积：文件名不是 UTF-8 编码")
+    write_meta(project.resources / T / "认识人民币", {**META, "title": "认识人民币"})
+    running.wait_for("新增成果：认识人民币")
+    assert running.stop() == 0

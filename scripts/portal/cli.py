@@ -28,6 +28,8 @@ def _print_outcome(outcome: pipeline.Outcome, project: Project, term: str | None
     done = write_reports(project.resources, outcome.intake, outcome.problems, catalog, Policy.load(project.catalog), project.reports, term, workbook, outcome.usage)
     if outcome.usage is not None and outcome.usage.files:
         print(f"访问日志：{outcome.usage.files} 个文件，本次读取新记录 {outcome.usage.lines} 行")
+        for line in outcome.usage.skipped:
+            print(line)
     for problem in done.problems:
         print(problem)
     for label, standings in ((f"整个周期（{done.cycle_label}）", done.cycle_standings), (f"本学期（{term_label(done.term or '')}）", done.standings)):

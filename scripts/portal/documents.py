@@ -482,9 +482,11 @@ def _profile() -> Iterator[Path]:
         profile = Path(tempfile.mkdtemp(prefix="portal-lo-profile-"))
         (profile / "user").mkdir()
         (profile / "user" / "registrymodifications.xcu").write_text(_PROFILE_SETTINGS, encoding="utf-8")
-        import atexit
+        from multiprocessing import util
 
-        atexit.register(shutil.rmtree, profile, True)
+        # Removed when this process ends: multiprocessing runs these at exit in the main process
+        # and at the end of a forked child (a `make serve` rebuild), where atexit does not run.
+        util.Finalize(None, shutil.rmtree, args=(profile, True), exitpriority=0)
     try:
         yield profile
     finally:

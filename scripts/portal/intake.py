@@ -25,7 +25,7 @@ import yaml
 
 from .catalog import SAFE_LOADER, Catalog, fold
 from .memo import Memo
-from .model import Attachment, Intake, Problem, Record
+from .model import Attachment, Intake, Problem, Record, is_utf8_name, readable_name
 
 TERM_PATTERN = re.compile(r"^(\d{4})-(\d{4})-([12])$")
 META_NAMES = ("meta.yml", "meta.yaml")
@@ -70,6 +70,10 @@ def field_label(key: str) -> str:
 def is_term_name(name: str) -> bool:
     match = TERM_PATTERN.match(name)
     return bool(match) and int(match.group(2)) == int(match.group(1)) + 1
+
+
+NOT_UTF8 = ("文件名不是 UTF-8 编码（多半是在 Windows 上打包的压缩文件解压而来），未读取；"
+            "请用 7-Zip 或 unzip -O GBK 重新解压，或把它改名后重新放入")
 
 
 def _skipped(name: str) -> bool:
@@ -553,6 +557,9 @@ def folder_files(folder: Path, check: _Check) -> list[Attachment]:
             rel = path.relative_to(folder).as_posix()
             if _skipped(name) or rel in META_NAMES:
                 continue
+            if not is_utf8_name(rel):
+                check.refuse("files", f"“{readable_name(rel)}”的{NOT_UTF8}")
+                continue
             if path.is_symlink() and _resolved(path) is not None and not _inside(path, folder):
                 check.refuse("files", f"“{rel}”是指向成果文件夹之外的链接")
                 continue
@@ -783,6 +790,10 @@ def scan(resources: Path, catalog: Catalog, memo: MetadataMemo | None = None) ->
             if _skipped(entry.name) or entry in registers:
                 continue
             label = f"{term}/{entry.name}"
+            if not is_utf8_name(entry.name) and (entry.is_dir() or entry.suffix.lower() in _MARKDOWN):
+                found += 1
+                problems.append(Problem(label, "", NOT_UTF8))
+                continue
             if entry.is_dir() and not any(os.path.lexists(entry / n) for n in META_NAMES) and _all_claimed(entry, claimed):
                 continue  # a folder of files that a register lists
             if entry.is_symlink() and (_resolved(entry) is None or not _inside(entry, term_dir)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -154,6 +155,19 @@ def newest_first(records: Iterable[Record]) -> list[Record]:
     return sorted(records, key=lambda r: (r.date.isoformat() if r.date else "", r.term, r.id), reverse=True)
 
 
+def is_utf8_name(name: str) -> bool:
+    """False for a file name whose bytes are not UTF-8 (Python holds them as surrogate escapes)."""
+    return not any("\udc80" <= c <= "\udcff" for c in name)
+
+
+def readable_name(name: str) -> str:
+    """A file path as the teacher reads it: each part whose bytes are not UTF-8 is decoded as
+    GB18030, as a zip packed on Chinese Windows names its files."""
+    if is_utf8_name(name):
+        return name
+    return "/".join(part if is_utf8_name(part) else os.fsencode(part).decode("gb18030", "replace") for part in name.split("/"))
+
+
 @dataclass(frozen=True)
 class Problem:
     """A refusal (the submission is not published) or a warning (it is, with a remark).
@@ -166,6 +180,11 @@ class Problem:
     field: str
     reason: str
     refused: bool = True
+
+    def __post_init__(self) -> None:  # a name in GBK bytes must not stop the report being printed
+        object.__setattr__(self, "path", readable_name(self.path))
+        for key in ("field", "reason"):  # a name inside a sentence: no longer found, only made printable
+            object.__setattr__(self, key, getattr(self, key).encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
 
     def __str__(self) -> str:
         head = "未发布" if self.refused else "提醒"

@@ -113,8 +113,9 @@ def build_site(project: Project) -> Outcome:
         peers, peer_problems = read_peers(project.resources, catalog)
         peers, clashes = drop_clashing_peers(intake.records, peers)
         outcome.problems.extend(peer_problems + clashes)
-        peer_extracted, _ = extract(peers, outcome.cache, catalog, tools)
+        peer_extracted, peer_file_problems = extract(peers, outcome.cache, catalog, tools)
         extracted.update(peer_extracted)
+        outcome.problems.extend(peer_file_problems)  # named by the school's folder (_peers/<school>)
     searchable = [*intake.records, *peers]
     # The search index needs only the records: build it in a second process meanwhile.
     index_dir = _fresh(project.work / f"search.new-{os.getpid()}")  # its own folder: a killed build's leftover can't collide

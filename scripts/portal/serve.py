@@ -35,7 +35,7 @@ from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import BinaryIO
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from .model import PUBLISHED_AS_IS
 
@@ -126,6 +126,15 @@ def attachment_headers(url_path: str, ctype: str) -> list[tuple[str, str]]:
     return headers
 
 
+def _logged(text: str) -> str:
+    """A request's text as one field of one log line: quotes, line breaks (a folded header) and
+    other control characters escaped, as nginx does, so no visitor can forge or split a line."""
+    return _UNLOGGABLE.sub(lambda m: f"\\x{ord(m.group()):02X}", text.replace('"', "'"))
+
+
+_UNLOGGABLE = re.compile(r"[\x00-\x1f\x7f\\]")
+
+
 class SiteHandler(SimpleHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: a page's assets come over one connection
     timeout = SILENCE_SECONDS
@@ -144,11 +153,13 @@ class SiteHandler(SimpleHTTPRequestHandler):
         status = getattr(code, "value", code)
         sent = self.span[1] - self.span[0] + 1 if status in (200, 206) and self.span[1] >= self.span[0] else "-"
         when = time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime())
-        agent = (self.headers.get("User-Agent", "-") if self.headers else "-").replace('"', "'")
-        referer = (self.headers.get("Referer", "-") if self.headers else "-").replace('"', "'")
-        request = getattr(self, "requestline", "").replace('"', "'")
+        headers = getattr(self, "headers", None)  # not yet read when the request line is malformed
+        agent = headers.get("User-Agent", "-") if headers else "-"
+        referer = headers.get("Referer", "-") if headers else "-"
+        request = getattr(self, "requestline", "")
+        fields = (_logged(request), _logged(referer), _logged(agent))
         try:
-            log.info('%s - - [%s] "%s" %s %s "%s" "%s"', self.client_address[0], when, request, status, sent, referer, agent)
+            log.info('%s - - [%s] "%s" %s %s "%s" "%s"', self.client_address[0], when, fields[0], status, sent, fields[1], fields[2])
         except Exception:  # noqa: BLE001 - a full disk must not stop the site
             pass
 
@@ -185,7 +196,8 @@ class SiteHandler(SimpleHTTPRequestHandler):
         except OSError:
             return self.not_found()
         try:
-            return self._send_file(file, unquote(parts.path), path)
+            # Typed and sandboxed by where the file is, however the address spells it (/./, /r/../).
+            return self._send_file(file, "/" + Path(os.path.relpath(path, self.directory)).as_posix(), path)
         except BaseException:
             file.close()
             raise

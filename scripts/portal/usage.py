@@ -15,8 +15,9 @@ scripts (by user agent). Visitors are told apart by a salted hash of address and
 salt lives in the cache folder and never leaves the build, and no address or hash reaches any
 output: only counts do.
 
-Logs are read incrementally: for each file the position read up to is kept with a fingerprint of
-its first line, so the next build reads only new lines (a rotated or replaced file is read anew).
+Logs are read incrementally: the position read up to is kept by a fingerprint of each file's first
+line, not by its name, so the next build reads only new lines, and a log renamed or compressed by
+rotation (access.log -> access.log.2024-03-12[.gz]) is read on from where its lines were counted.
 A regular expression reads the lines (several million in seconds); a log-parsing library that
 builds an object per field was ten times slower here.
 """
@@ -49,7 +50,7 @@ BOTS = re.compile(  # matched against the lower-cased user agent
     rb"monitor|uptime|pingdom|zgrab|masscan|nmap|lighthouse|bingpreview|facebookexternalhit"
 )
 MONTHS = {m: i for i, m in enumerate((b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"), start=1)}
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: positions kept by first line, not by file name
 
 
 @dataclass
@@ -69,7 +70,8 @@ class _State:
     """What the cache keeps between builds (never published)."""
 
     salt: bytes = field(default_factory=lambda: secrets.token_bytes(16))
-    files: dict[str, tuple[int, bytes]] = field(default_factory=dict)  # path -> (offset read, first-line digest)
+    files: dict[bytes, int] = field(default_factory=dict)  # first-line digest -> offset read (uncompressed)
+    compressed: set[tuple[str, int]] = field(default_factory=set)  # (path, size) of .gz logs read whole
     views: Counter[tuple[str, dt.date]] = field(default_factory=Counter)  # (resource id, day) -> views
     seen: set[tuple[dt.date, bytes, str]] = field(default_factory=set)  # (day, visitor, file path): plays, downloads
     plays: Counter[tuple[str, dt.date]] = field(default_factory=Counter)
@@ -119,12 +121,14 @@ def _lines(path: Path, offset: int) -> Iterator[bytes]:
 
 
 def _first_line(path: Path) -> bytes:
+    """A digest of the file's first whole line (b"" while there is none): what names a log."""
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as handle:  # type: ignore[operator]
-            return hashlib.sha1(handle.readline()).digest()
+            first = handle.readline()
     except (OSError, EOFError):
         return b""
+    return hashlib.sha1(first).digest() if first.endswith(b"\n") else b""
 
 
 def log_files(root: Path, configured: Iterable[str]) -> list[Path]:
@@ -132,57 +136,72 @@ def log_files(root: Path, configured: Iterable[str]) -> list[Path]:
     found: set[Path] = set()
     for pattern in [str(root / "logs" / "access.log*"), *(str(root / p) if not os.path.isabs(p) else p for p in configured)]:
         found.update(Path(p) for p in glob.glob(pattern) if Path(p).is_file())
-    return sorted(found, key=lambda p: (p.stat().st_mtime, p.name))
+    return sorted(found, key=lambda p: (_mtime(p), p.name))
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # removed meanwhile (rotation): _read says so
+        return 0.0
 
 
 def _read(state: _State, path: Path, prefix: str) -> int:
     """Count the lines of `path` not read before; returns how many lines were read."""
-    key = str(path)
-    first = _first_line(path)
-    offset, known = state.files.get(key, (0, b""))
     size = path.stat().st_size
-    if known != first or (path.suffix != ".gz" and size < offset):
-        offset = 0  # rotated, replaced or truncated: read it anew
-    if path.suffix == ".gz" and known == first and offset:
+    whole = (str(path), size)
+    if path.suffix == ".gz" and whole in state.compressed:
         return 0  # a compressed log does not grow: it was read whole
+    first = _first_line(path)
+    offset = state.files.get(first, 0) if first else 0
+    if path.suffix != ".gz" and size < offset:
+        offset = 0  # truncated and written anew: read it anew
     salt = state.salt
     resources = (prefix + "r/").encode()
     bots: dict[bytes, bool] = {}  # a log holds few distinct user agents
     read = 0
     position = offset
-    for line in _lines(path, offset):
-        position += len(line)
-        if not line.endswith(b"\n"):  # a line still being written: read it next time
-            position -= len(line)
-            break
-        read += 1
-        match = LINE.match(line)
-        if match is None or match["method"] != b"GET" or not match["path"].startswith(resources):
-            continue
-        status = match["status"]
-        if not (status[:1] == b"2" or status == b"304"):
-            continue
-        agent = match["agent"] or b""
-        bot = bots.get(agent)
-        if bot is None:
-            bot = bots[agent] = BOTS.search(agent.lower()) is not None
-        if bot:
-            continue
-        found = _classified(match["path"], prefix)
-        day = _day(match["day"]) if found else None
-        if found is None or day is None:
-            continue
-        kind, resource, name = found
-        if kind == "view":
-            state.views[(resource, day)] += 1
-            continue
-        visitor = hashlib.blake2b(match["host"] + b"\0" + agent, key=salt, digest_size=12).digest()
-        mark = (day, visitor, f"{resource}/{name}")
-        if mark in state.seen:
-            continue
-        state.seen.add(mark)
-        (state.plays if kind == "play" else state.downloads)[(resource, day)] += 1
-    state.files[key] = (position if path.suffix != ".gz" else size, first)
+    try:
+        for line in _lines(path, offset):
+            position += len(line)
+            if not line.endswith(b"\n"):  # a line still being written: read it next time
+                position -= len(line)
+                break
+            read += 1
+            match = LINE.match(line)
+            if match is None or match["method"] != b"GET" or not match["path"].startswith(resources):
+                continue
+            status = match["status"]
+            if not (status[:1] == b"2" or status == b"304"):
+                continue
+            agent = match["agent"] or b""
+            bot = bots.get(agent)
+            if bot is None:
+                bot = bots[agent] = BOTS.search(agent.lower()) is not None
+            if bot:
+                continue
+            found = _classified(match["path"], prefix)
+            day = _day(match["day"]) if found else None
+            if found is None or day is None:
+                continue
+            kind, resource, name = found
+            if kind == "view":
+                state.views[(resource, day)] += 1
+                continue
+            visitor = hashlib.blake2b(match["host"] + b"\0" + agent, key=salt, digest_size=12).digest()
+            mark = (day, visitor, f"{resource}/{name}")
+            if mark in state.seen:
+                continue
+            state.seen.add(mark)
+            (state.plays if kind == "play" else state.downloads)[(resource, day)] += 1
+    except (OSError, EOFError):  # damaged, or still being compressed: what was counted stays counted
+        if first:
+            state.files[first] = position
+        raise
+    if first:
+        state.files[first] = position
+    if path.suffix == ".gz":
+        state.compressed.add(whole)
     return read
 
 
@@ -212,6 +231,7 @@ class Usage:
     counts: dict[str, Counts]
     lines: int = 0
     files: int = 0
+    skipped: tuple[str, ...] = ()  # a line per log that could not be read, for the admin
 
     def of(self, resource: str) -> Counts:
         return self.counts.get(resource, Counts())
@@ -225,7 +245,12 @@ def read_usage(root: Path, state_file: Path, configured: Iterable[str] = (), pre
     """Read what is new in the access logs and return the counts over all logs read so far."""
     state = _load(state_file)
     files = log_files(root, configured)
-    lines = sum(_read(state, path, prefix) for path in files)
+    lines, skipped = 0, []
+    for path in files:
+        try:
+            lines += _read(state, path, prefix)
+        except (OSError, EOFError) as error:  # vanished, unreadable, or a .gz still being written
+            skipped.append(f"访问日志 {path} 无法读取（{getattr(error, 'strerror', None) or type(error).__name__}），本次跳过；下次生成时再读")
     # Plays and downloads need a day's visitors only while that day's log may still grow.
     latest = max((day for table in (state.views, state.plays, state.downloads) for _, day in table), default=None)
     if latest is not None:
@@ -242,7 +267,7 @@ def read_usage(root: Path, state_file: Path, configured: Iterable[str] = (), pre
         counts.setdefault(resource, Counts()).plays += number
     for (resource, _), number in state.downloads.items():
         counts.setdefault(resource, Counts()).downloads += number
-    return Usage(counts, lines, len(files))
+    return Usage(counts, lines, len(files), tuple(skipped))
 
 
 # -- what pages and reports show ------------------------------------------------------------------

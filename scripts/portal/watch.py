@@ -174,6 +174,20 @@ def watch(project: Project, stop: threading.Event, force_polling: bool = False, 
 
     Folders are watched by the system; single files (mkdocs.yml) are compared every second
     instead: editors and `sed -i` save by replacing the file, which ends a watch on the file."""
+    while True:
+        try:
+            _watch(project, stop, force_polling, since)
+            return
+        except RuntimeError as error:  # watchfiles cannot name a path whose bytes are not UTF-8
+            if "decode path" not in str(error):
+                raise
+        since = None
+        print("发现变化（有文件名不是 UTF-8 编码，多半来自 Windows 上打包的压缩文件），等待文件复制完成…", flush=True)
+        wait_until_settled(set(watched(project)))
+        rebuild(project)  # says which submission it is; then the watcher starts anew
+
+
+def _watch(project: Project, stop: threading.Event, force_polling: bool, since: tuple[int, int, int] | None) -> None:
     import watchfiles
 
     def keep(change: watchfiles.Change, path: str) -> bool:
