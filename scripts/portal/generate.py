@@ -32,6 +32,8 @@ from markupsafe import Markup, escape
 
 from .briefings import BRIEFINGS, FEED, Charts, atom_feed, read_briefings, render_briefing, stats_context
 from .catalog import Catalog
+from .county.pages import county_pages
+from .county.schools import School
 from .chrome import BODY, TITLE, HtmlPage, Shape, shape_of, shell_paths
 from .extract import Extracted
 from .index import card_poster
@@ -317,6 +319,7 @@ def generate(
     showcase: bool = False,
     nav: frozenset[str] = frozenset(),
     usage: Usage | None = None,
+    county: list[School] | None = None,
 ) -> Generated:
     """Make every page of one edition of the site; MkDocs' pages are written into `docs`.
 
@@ -371,6 +374,7 @@ def generate(
         exemplary=[] if showcase else newest_first(r for r in records if r.exemplary)[:HOME_LIST],
         teachers=len({a for r in records for a in r.authors}),
         points_covered=len(site.by["points"]),
+        county=bool(county),
         popular=[row.record for row in most_viewed(records, usage, HOME_LIST, recent=True)] if usage and not showcase else [],
     )
     search = env.get_template("search.html").render(root=url_to("search/index", "index"))
@@ -379,8 +383,12 @@ def generate(
     writer.write("index.md", _page({"title": "首页", "hide": HIDE}, _intro_html(intro) + "\n\n" + home, generated=False))
     if not showcase:
         _statistics_and_briefings(site, env, writer, content, roster, settings, problems, usage)
-        peers_page = env.get_template("peers.html").render(root=url_to("peers/index", "index"), schools=_by_school(peers))
+        in_county = {r.id for school in county or [] for r in school.cases}  # on the county pages instead
+        peers_page = env.get_template("peers.html").render(root=url_to("peers/index", "index"), schools=_by_school([r for r in peers if r.id not in in_county]),
+                                                           county=bool(county))
         writer.page("peers/index", "兄弟学校优秀案例", partial(str, peers_page))
+        if county:
+            county_pages(env, writer.page, url_to, county, catalog)
     shells = writer.write_shells()
     writer.remove_leftovers()
     return Generated(writer, writer.html_pages, shells, problems)

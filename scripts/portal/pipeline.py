@@ -29,6 +29,7 @@ from .register import TableError, Teacher, find_roster, read_roster
 from .settings import Settings, nav_pages
 from .usage import Usage, read_usage
 from .peers import read_peers
+from .county.schools import keep_shown, read_schools
 from .showcase import CATALOG_FILE, FEED_FILE, catalog_json, cases_feed, is_candidate, prepare_cases
 
 
@@ -111,8 +112,10 @@ def build_site(project: Project) -> Outcome:
         tools = Tools.detect(settings.office_previews, settings.max_video_mb, settings.max_file_mb)
         extracted, outcome.problems = extract(intake.records, outcome.cache, catalog, tools)
         peers, peer_problems = read_peers(project.resources, catalog)
-        peers, clashes = drop_clashing_peers(intake.records, peers)
-        outcome.problems.extend(peer_problems + clashes)
+        schools, school_problems = read_schools(project.resources, catalog, project.cache / "schools")  # a county portal
+        peers, clashes = drop_clashing_peers(intake.records, [*peers, *(r for s in schools for r in s.cases)])
+        keep_shown(schools, peers)
+        outcome.problems.extend(peer_problems + school_problems + clashes)
         peer_extracted, _ = extract(peers, outcome.cache, catalog, tools)
         extracted.update(peer_extracted)
     searchable = [*intake.records, *peers]
@@ -124,7 +127,8 @@ def build_site(project: Project) -> Outcome:
     indexer = _start_index(searchable, extracted, catalog, index_dir, project.cache / "tokens.pickle")
     with outcome.timed("generate"):
         roster = load_roster(project)
-        made = generate(intake.records, extracted, catalog, project.docs, project.content, roster, settings, peers, nav=settings.nav, usage=outcome.usage)
+        made = generate(intake.records, extracted, catalog, project.docs, project.content, roster, settings, peers, nav=settings.nav, usage=outcome.usage,
+                        county=schools)
         outcome.problems.extend(made.problems)
     with outcome.timed("mkdocs"):
         builder = choose(project.config_file)
