@@ -91,6 +91,9 @@ def county(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     (centre.resources / "_schools").mkdir()
     for name, path in zips.items():
         shutil.copy(path, centre.resources / "_schools" / f"{name}.zip")
+    write_markdown(centre.content / "briefings" / f"{T1}-9.md", {"term": T1, "issue": 9, "date": "2024-01-05", "title": "全县简报"},
+                   "全县 {{ county.schools }} 所学校，成果 {{ county.accepted }} 份，参与率 {{ county.participation_rate }}。\n\n"
+                   "{{ county.table }}\n\n尚无学校覆盖：{{ county.uncovered | join('、') }}。")
     outcome = pipeline.build_site(centre)
     own = {name: pipeline.build_site(project) for name, project in schools.items()}
     return {"schools": schools, "zips": zips, "centre": centre, "outcome": outcome, "own": own}
@@ -307,3 +310,15 @@ def test_two_exports_claiming_one_school_at_the_same_time_are_both_refused(count
     assert set(reasons) == {"_schools/甲.zip", "_schools/乙.zip"}
     assert all("_schools/甲.zip" in r and "_schools/乙.zip" in r and "城东小学" in r for r in reasons.values())
     assert shown_schools(centre) == ["南山小学"]
+
+
+def test_a_county_briefing_places_county_totals_and_the_school_table(county) -> None:
+    page = county["centre"].site / "briefings" / f"{T1}-9" / "index.html"
+    text = page.read_text(encoding="utf-8")
+    assert "全县 3 所学校，成果 6 份，参与率 57.1%。" in text
+    assert "尚无学校覆盖：A2、A4" in text and "暂无已发布的成果" not in text
+    tree = lxml_html.fromstring(text)
+    rows = {" ".join(r.xpath("./th")[0].text_content().split()): [c.text_content() for c in r.xpath("./td")] for r in tree.xpath("//table//tr[th and td]")}
+    assert rows["城东小学"][:3] == ["4", "3", "75.0%"] and rows["全县"][3] == "6"
+    link = tree.xpath('//a[normalize-space()="南山小学"]/@href')[0]
+    assert (page.parent / unquote(link) / "index.html").resolve().is_file()

@@ -32,7 +32,7 @@ from markupsafe import Markup, escape
 
 from .briefings import BRIEFINGS, FEED, Charts, atom_feed, read_briefings, render_briefing, stats_context
 from .catalog import Catalog
-from .county.pages import county_pages
+from .county.pages import briefing_values, county_pages
 from .county.schools import School
 from .chrome import BODY, TITLE, HtmlPage, Shape, shape_of, shell_paths
 from .extract import Extracted
@@ -382,7 +382,7 @@ def generate(
     # The home page mixes the admin's Markdown introduction with generated HTML: it is parsed.
     writer.write("index.md", _page({"title": "首页", "hide": HIDE}, _intro_html(intro) + "\n\n" + home, generated=False))
     if not showcase:
-        _statistics_and_briefings(site, env, writer, content, roster, settings, problems, usage)
+        _statistics_and_briefings(site, env, writer, content, roster, settings, problems, usage, county or [])
         in_county = {r.id for school in county or [] for r in school.cases}  # on the county pages instead
         peers_page = env.get_template("peers.html").render(root=url_to("peers/index", "index"), schools=_by_school([r for r in peers if r.id not in in_county]),
                                                            county=bool(county))
@@ -427,7 +427,7 @@ def _by_school(peers: list[Record]) -> list[tuple[str, list[Record]]]:
 
 def _statistics_and_briefings(
     site: Site, env: jinja2.Environment, writer: Writer, content: Path,
-    roster: list[Teacher] | None, settings: Settings, problems: list[Problem], usage: Usage | None = None,
+    roster: list[Teacher] | None, settings: Settings, problems: list[Problem], usage: Usage | None = None, county: list[School] | None = None,
 ) -> None:
     briefings = read_briefings(content / BRIEFINGS, problems)
     chart_cache = writer.docs.parent / "charts"
@@ -445,7 +445,8 @@ def _statistics_and_briefings(
     writer.page("stats/index", "学期统计", partial(str, overview))
 
     for briefing in briefings:
-        text = render_briefing(briefing, stats[briefing.term], site.catalog, problems, chart_cache)
+        extra = briefing_values(env, county, site.catalog, briefing.term, url_to(f"{BRIEFINGS}/{briefing.slug}", "index")) if county else None
+        text = render_briefing(briefing, stats[briefing.term], site.catalog, problems, chart_cache, extra)
         writer.write(f"{BRIEFINGS}/{briefing.slug}.md", _page({"title": briefing.title, "hide": HIDE}, text, generated=False))
     listing = env.get_template("briefings.html").render(
         root=url_to(f"{BRIEFINGS}/index", "index"), briefings=[(b, term_label(b.term)) for b in briefings], feed=FEED)

@@ -9,10 +9,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import partial
+from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from ..catalog import Catalog
 from ..model import newest_first, term_label
@@ -39,6 +41,7 @@ class CountyTerm:
     term: str
     rows: list[Row]
     points: list[str]  # the catalog's point codes, in order
+    table: Markup = field(default=Markup(""), compare=False)  # the schools compared, for briefings
 
     @property
     def label(self) -> str:
@@ -111,3 +114,13 @@ def county_pages(env: jinja2.Environment, page: PageWriter, url_to: UrlTo, schoo
         figures = [school.terms[t.term] for t in terms if t.term in school.terms]
         page(path, school.name, partial(school_page.render, root=url_to(path, "index"), school=school, figures=figures,
                                          cases=newest_first(school.cases), label=term_label))
+
+
+def briefing_values(env: jinja2.Environment, schools: list[School], catalog: Catalog, term: str, root: str) -> dict[str, Any]:
+    """`county` for a county briefing of `term`: the totals (`county.accepted`,
+    `county.participation_rate`, ...), `county.rows` and `county.table`, the per-school table."""
+    county = next((c for c in county_terms(schools, catalog) if c.term == term), None)
+    county = county or CountyTerm(term, [Row(s, None, 0) for s in schools], list(catalog.points))
+    table = env.get_template("county_macros.html").module.comparison(county, root)  # type: ignore[attr-defined]
+    # One line: inside a briefing's Markdown, a blank line would end the HTML block.
+    return {"county": replace(county, table=Markup("".join(line.strip() for line in str(table).splitlines())))}

@@ -61,6 +61,11 @@ class School:
     cases: list[Record] = field(default_factory=list)
     slug: str = ""
 
+    @property
+    def generated_label(self) -> str:
+        """When the school made the export, in the county machine's local time."""
+        return self.generated.astimezone().strftime("%Y-%m-%d %H:%M")
+
     def figures(self, term: str) -> TermFigures | None:
         return self.terms.get(term)
 
@@ -213,7 +218,7 @@ def _choose(schools: list[School]) -> tuple[list[School], list[Problem]]:
         kept.append(newest)
         for older in claims[1:]:
             problems.append(Problem(older.label, "学校", f"与 {newest.label} 都自称“{name}”：采用生成时间较新的 {newest.label}"
-                                    f"（{newest.generated:%Y-%m-%d %H:%M}），本文件（{older.generated:%Y-%m-%d %H:%M}）未采用。"
+                                    f"（{newest.generated_label}），本文件（{older.generated_label}）未采用。"
                                     "若是学校更新了导出，请删除本文件；若是两所学校，请其中一所在 mkdocs.yml 的 extra.portal.school 写上完整校名后重新导出"))
     return kept, problems
 
