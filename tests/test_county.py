@@ -358,3 +358,17 @@ def test_search_filters_by_school(county, serve, offline_page) -> None:
     assert page.locator(".portal-search__count").inner_text().startswith("找到 2 份")
     titles = page.locator(".portal-card__title").all_inner_texts()
     assert sorted(titles) == ["城东小学公开一", "城东小学公开二"]
+
+
+def test_the_county_showcase_shows_every_schools_public_cases(county) -> None:
+    centre: Project = county["centre"]
+    outcome = pipeline.build_showcase(centre)
+    assert sorted(r.title for r in outcome.published) == ["城东小学公开一", "城东小学公开二", "城西中学公开三"]
+    assert not [p for p in outcome.problems if p.refused], outcome.problems
+    catalog = json.loads((centre.showcase / "catalog.json").read_text(encoding="utf-8"))
+    assert len(catalog["cases"]) == 3
+    page = next(p for p in (centre.showcase / "r").glob("*/index.html") if "城西中学公开三" in p.read_text(encoding="utf-8"))
+    assert "来自城西中学" in page.read_text(encoding="utf-8")
+    facets = json.loads(gzip.decompress((centre.showcase / "search" / "facets.json.gz").read_bytes()))
+    assert sorted(facets["school"]["values"]) == ["城东小学", "城西中学"]
+    assert any(p.name == "教学设计.docx" for p in centre.showcase.rglob("*.docx"))

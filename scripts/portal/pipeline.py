@@ -228,8 +228,12 @@ def build_showcase(project: Project) -> Outcome:
         outcome.intake = scan(project.resources, catalog)
     candidates = [r for r in outcome.intake.records if is_candidate(r)]
     with outcome.timed("extract"):
+        # A county's showcase shows its schools' public cases too, checked again like its own.
+        schools, school_problems = read_schools(project.resources, catalog, project.cache / "schools")
+        from_schools, clashes = drop_clashing_peers(candidates, [r for s in schools for r in s.cases])
         tools = Tools.detect(settings.office_previews, settings.max_video_mb, settings.max_file_mb)
-        cases, extracted, outcome.problems = prepare_cases(candidates, outcome.cache, catalog, tools)
+        cases, extracted, outcome.problems = prepare_cases(candidates + from_schools, outcome.cache, catalog, tools)
+        outcome.problems[:0] = school_problems + clashes
         outcome.published = cases
     docs = project.work / "showcase-docs"
     with outcome.timed("generate"):
