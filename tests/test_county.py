@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -123,7 +124,7 @@ def test_an_export_holds_the_showcase_and_counts_only(county) -> None:
     assert any(n.endswith(".json.gz") for n in texts) and any(n.endswith(".docx") for n in texts)
     assert any("先量后算" in t for n, t in texts.items() if n.endswith(".docx"))  # the docx XML was read
     for name, text in texts.items():
-        for forbidden in (REVIEW, ROSTER_ONLY, CAMPUS_AUTHOR, "东乙", "不合格", '"level"', '"review"'):
+        for forbidden in (REVIEW, ROSTER_ONLY, CAMPUS_AUTHOR, "东乙", "合格", "等级", "评审", '"level"', '"review"'):
             assert forbidden not in text, f"{forbidden} in {name}"
     data = json.loads(texts["school.json"])
     assert data["school"] == "城东小学" and data["cases"] == 2
@@ -372,3 +373,14 @@ def test_the_county_showcase_shows_every_schools_public_cases(county) -> None:
     facets = json.loads(gzip.decompress((centre.showcase / "search" / "facets.json.gz").read_bytes()))
     assert sorted(facets["school"]["values"]) == ["城东小学", "城西中学"]
     assert any(p.name == "教学设计.docx" for p in centre.showcase.rglob("*.docx"))
+
+
+def test_an_export_without_a_school_name_is_not_made(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "school")
+    text = project.config_file.read_text(encoding="utf-8")
+    project.config_file.write_text(re.sub(r"(?m)^site_name: .*$", "site_name: 教学成果资源平台", text), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(project.root / "scripts")}
+    done = subprocess.run([sys.executable, "-m", "portal", "--root", str(project.root), "county-export"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "extra.portal" in done.stderr and "Traceback" not in done.stderr
+    assert not (project.root / "county-export.zip").exists()

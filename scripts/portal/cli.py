@@ -66,8 +66,13 @@ def cmd_showcase(project: Project, archive: bool) -> int:
 
 
 def cmd_county_export(project: Project) -> int:
-    from .county.export import county_export
+    from .county.export import county_export, school_name
+    from .county.schools import DEFAULT_NAME
 
+    if school_name(Settings.load(project.config_file)) == DEFAULT_NAME:
+        print(f"校名还是平台的默认名称“{DEFAULT_NAME}”，县里分不出是哪所学校，会拒收。请在 mkdocs.yml 的 extra.portal 下写上 school: 校名（或改 site_name）后重新运行。",
+              file=sys.stderr)
+        return 1
     started = time.monotonic()
     done = county_export(project)
     for problem in done.problems:
