@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -85,7 +86,10 @@ class CountyTerm:
 
     @property
     def by_point(self) -> dict[str, int]:
-        return {code: self._sum(lambda f, c=code: f.by_point.get(c, 0)) for code in self.points}  # type: ignore[misc]
+        totals: Counter[str] = Counter()
+        for row in self.rows:
+            totals.update(row.figures.by_point if row.figures else {})
+        return {code: totals[code] for code in self.points}
 
     @property
     def uncovered(self) -> list[str]:
