@@ -96,6 +96,7 @@ def county(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                    "全县 {{ county.schools }} 所学校，成果 {{ county.accepted }} 份，参与率 {{ county.participation_rate }}。\n\n"
                    "{{ county.table }}\n\n尚无学校覆盖：{{ county.uncovered | join('、') }}。")
     outcome = pipeline.build_site(centre)
+    assert outcome.schools == {"城东小学": 2, "城西中学": 1, "南山小学": 0}
     own = {name: pipeline.build_site(project) for name, project in schools.items()}
     return {"schools": schools, "zips": zips, "centre": centre, "outcome": outcome, "own": own}
 

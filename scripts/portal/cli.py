@@ -41,6 +41,10 @@ def cmd_site(project: Project) -> int:
     started = time.monotonic()
     outcome = pipeline.build_site(project)
     _print_outcome(outcome, project, workbook=False)  # the workbook is make check's
+    if outcome.schools or (project.resources / "_schools").is_dir():
+        refused = len({p.path.split("/")[1] for p in outcome.problems if p.refused and p.path.startswith("_schools/")})
+        print(f"全县：收录 {len(outcome.schools)} 所学校的导出，共 {sum(outcome.schools.values())} 份公开案例"
+              + (f"；{refused} 个导出未收录，原因见上" if refused else "") + ("。全县页面：site/county/" if outcome.schools else "。"))
     cache = outcome.cache
     cached = f"，文档提取缓存命中 {cache.hits} / {cache.hits + cache.misses}" if cache else ""
     print(f"网站已生成到 site/，用时 {time.monotonic() - started:.1f} 秒，更新页面 {outcome.pages_changed} 个，沿用未变页面 {outcome.pages_reused} 个{cached}")

@@ -44,6 +44,7 @@ class Outcome:
     published: list[Record] = field(default_factory=list)  # the showcase's cases
     pages_reused: int = 0  # pages whose Markdown did not change, in an incremental build
     usage: Usage | None = None  # views, plays and downloads from the access logs
+    schools: dict[str, int] = field(default_factory=dict)  # a county portal: school -> cases shown
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
@@ -115,6 +116,7 @@ def build_site(project: Project) -> Outcome:
         schools, school_problems = read_schools(project.resources, catalog, project.cache / "schools")  # a county portal
         peers, clashes = drop_clashing_peers(intake.records, [*peers, *(r for s in schools for r in s.cases)])
         keep_shown(schools, peers)
+        outcome.schools = {s.name: len(s.cases) for s in schools}
         outcome.problems.extend(peer_problems + school_problems + clashes)
         peer_extracted, _ = extract(peers, outcome.cache, catalog, tools)
         extracted.update(peer_extracted)
