@@ -13,7 +13,7 @@ BUILDER ?=
 BUILT := PORTAL_BUILDER=$(BUILDER) $(RUN)
 BENCH_REPEATS ?= 3
 
-.PHONY: serve test bench site check showcase showcase-zip briefing-pdf wechat register-template setup setup-test clean builder setup-mkdocs setup-properdocs setup-zensical
+.PHONY: serve test bench site check showcase showcase-zip county-export briefing-pdf wechat register-template setup setup-test clean builder setup-mkdocs setup-properdocs setup-zensical
 
 ## 在全新机器上搭建环境、生成网站，并在校园网内提供服务（支持视频拖动进度）；成果有变化时自动更新网站
 serve: setup builder
@@ -30,6 +30,10 @@ showcase: setup builder
 ## 生成优秀案例展示并打包为 showcase.zip
 showcase-zip: setup builder
 	$(BUILT) showcase-zip
+
+## 生成给县里的导出文件 county-export.zip：公开的优秀案例展示和本校各学期统计（只有数字，不含名单和评审意见）
+county-export: setup builder
+	$(BUILT) county-export
 
 ## 只检查成果；有成果未通过时返回非零
 check: setup
@@ -96,4 +100,4 @@ setup-zensical: .venv-zensical/.installed
 	touch $@
 
 clean:
-	rm -rf .build site site.old showcase showcase.old showcase.zip reports
+	rm -rf .build site site.old showcase showcase.old showcase.zip county-export.zip reports

@@ -162,18 +162,20 @@ def read_briefings(folder: Path, problems: list[Problem]) -> list[Briefing]:
     return found
 
 
-def render_briefing(briefing: Briefing, stats: TermStats, catalog: Catalog, problems: list[Problem], chart_cache: Path | None = None) -> str:
+def render_briefing(briefing: Briefing, stats: TermStats, catalog: Catalog, problems: list[Problem], chart_cache: Path | None = None,
+                    extra: dict[str, Any] | None = None) -> str:
     """The briefing's Markdown with its placeholders filled in; on a template error the text is
-    published without substitution and the error is reported."""
+    published without substitution and the error is reported. `extra` adds placeholders (a county
+    portal's `county`)."""
     env = SandboxedEnvironment(autoescape=True, undefined=jinja2.ChainableUndefined, finalize=_placed)
-    context = {"stats": stats, "charts": Charts(stats, catalog, chart_cache), "term": term_label(briefing.term), "catalog": catalog}
+    context = {"stats": stats, "charts": Charts(stats, catalog, chart_cache), "term": term_label(briefing.term), "catalog": catalog, **(extra or {})}
     try:
         body = env.from_string(briefing.body).render(context)
     except jinja2.TemplateError as error:
         problems.append(Problem(f"content/{BRIEFINGS}/{briefing.source.name}", "占位符", f"无法替换（{error}），简报按原文发布"))
         body = briefing.body
     notice = ""
-    if stats.empty:
+    if stats.empty and not extra:  # a county's briefing counts the schools' figures, not its own
         notice = f'!!! note "说明"\n    {term_label(briefing.term)}暂无已发布的成果，简报中的统计数字均为 0。\n\n'
     heading = f"# {briefing.title}\n\n"
     meta = f'<p class="portal-briefing__meta">{briefing.issue} · {term_label(briefing.term)}{" · " + briefing.date.isoformat() if briefing.date else ""}</p>\n\n'

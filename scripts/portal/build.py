@@ -293,16 +293,19 @@ def publish(staged: Path, live: Path) -> None:
         discard(old)
 
 
-def zip_folder(folder: Path, target: Path) -> Path:
-    """One archive of a built site, paths relative to its root, in a stable order."""
+def zip_folder(folder: Path, target: Path, prefix: str = "", extra: dict[str, bytes] | None = None) -> Path:
+    """One archive of a built site, paths relative to its root (under `prefix`), in a stable
+    order, with `extra` members (name -> bytes) first."""
     import zipfile
 
     partial = target.with_suffix(".partial")
     with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in (extra or {}).items():
+            archive.writestr(name, data)
         for path in sorted(folder.rglob("*")):
             if path.is_file():
                 # Media are already compressed; deflating them again only costs time.
                 store = path.suffix.lower() in (".mp4", ".webm", ".jpg", ".png", ".gz", ".zip", ".docx", ".pptx")
-                archive.write(path, path.relative_to(folder).as_posix(), zipfile.ZIP_STORED if store else zipfile.ZIP_DEFLATED)
+                archive.write(path, prefix + path.relative_to(folder).as_posix(), zipfile.ZIP_STORED if store else zipfile.ZIP_DEFLATED)
     partial.replace(target)
     return target

@@ -43,6 +43,10 @@ def cmd_site(project: Project) -> int:
     started = time.monotonic()
     outcome = pipeline.build_site(project)
     _print_outcome(outcome, project, workbook=False)  # the workbook is make check's
+    if outcome.schools or (project.resources / "_schools").is_dir():
+        refused = len({p.path.split("/")[1] for p in outcome.problems if p.refused and p.path.startswith("_schools/")})
+        print(f"全县：收录 {len(outcome.schools)} 所学校的导出，共 {sum(outcome.schools.values())} 份公开案例"
+              + (f"；{refused} 个导出未收录，原因见上" if refused else "") + ("。全县页面：site/county/" if outcome.schools else "。"))
     cache = outcome.cache
     cached = f"，文档提取缓存命中 {cache.hits} / {cache.hits + cache.misses}" if cache else ""
     print(f"网站已生成到 site/，用时 {time.monotonic() - started:.1f} 秒，更新页面 {outcome.pages_changed} 个，沿用未变页面 {outcome.pages_reused} 个{cached}")
@@ -64,6 +68,26 @@ def cmd_showcase(project: Project, archive: bool) -> int:
 
         target = zip_folder(project.showcase, project.root / "showcase.zip")
         print(f"已打包为 {target.name}（{target.stat().st_size / 1e6:.1f} MB），解压到任何静态网站服务器的目录即可访问")
+    return 0
+
+
+def cmd_county_export(project: Project) -> int:
+    from .county.export import county_export, school_name
+    from .county.schools import DEFAULT_NAME
+
+    if school_name(Settings.load(project.config_file)) == DEFAULT_NAME:
+        print(f"校名还是平台的默认名称“{DEFAULT_NAME}”，县里分不出是哪所学校，会拒收。请在 mkdocs.yml 的 extra.portal 下写上 school: 校名（或改 site_name）后重新运行。",
+              file=sys.stderr)
+        return 1
+    started = time.monotonic()
+    done = county_export(project)
+    for problem in done.problems:
+        print(problem)
+    terms = "、".join(term_label(t) for t in done.terms) or "无"
+    print(f"县级导出已生成：{done.path.name}（{done.path.stat().st_size / 1e6:.1f} MB），学校“{done.school}”，"
+          f"公开案例 {done.cases} 份，统计学期：{terms}，用时 {time.monotonic() - started:.1f} 秒")
+    print(f"请把 {done.path.name} 上传到县里（放入县级仓库的 resources/_schools/，可改名为校名，如 {done.school}.zip）；"
+          "重新导出后上传新文件替换旧文件即可。校名取 mkdocs.yml 的 extra.portal.school（未写时用 site_name）。")
     return 0
 
 
@@ -150,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--no-reference", action="store_true", help="不用原版 Material 构建对照")
     bench.add_argument("--no-search", action="store_true", help="不在浏览器中测量搜索")
     bench.add_argument("--repeats", type=int, default=3, help="冷启动和重建各测几次，取中位数（默认 3）")
+    commands.add_parser("county-export", help="生成给县里的导出文件 county-export.zip（公开案例和本校统计）")
     commands.add_parser("briefing-pdf", help="把研修简报打印成 A4 PDF 到 reports/briefings/")
     commands.add_parser("wechat", help="把研修简报转成可粘贴到公众号编辑器的页面（reports/wechat/）")
     template = commands.add_parser("register-template", help="生成空白成果登记表（带下拉选项）")
@@ -175,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 ERROR_LOG_NAME = "last-error.log"
-BUILDS = {"site", "showcase", "showcase-zip"}  # one at a time (lock.py); check and serve only read
+BUILDS = {"site", "showcase", "showcase-zip", "county-export"}  # one at a time (lock.py); check and serve only read
 
 
 def failure_line(error: BaseException, project: Project) -> str:
@@ -229,6 +254,8 @@ def _dispatch(args: argparse.Namespace, project: Project) -> int:
         return bench_main(project.root, sizes, project.reports / "bench.json", not args.no_reference, not args.no_search, max(1, args.repeats))
     if args.command in ("showcase", "showcase-zip"):
         return cmd_showcase(project, archive=args.command == "showcase-zip")
+    if args.command == "county-export":
+        return cmd_county_export(project)
     if args.command == "briefing-pdf":
         from .printing import briefing_pdfs
 

@@ -32,6 +32,8 @@ from markupsafe import Markup, escape
 
 from .briefings import BRIEFINGS, FEED, Charts, atom_feed, read_briefings, render_briefing, stats_context
 from .catalog import Catalog
+from .county.pages import briefing_values, county_pages
+from .county.schools import School
 from .chrome import BODY, TITLE, HtmlPage, Shape, shape_of, shell_paths
 from .extract import Extracted
 from .index import card_poster
@@ -317,6 +319,7 @@ def generate(
     showcase: bool = False,
     nav: frozenset[str] = frozenset(),
     usage: Usage | None = None,
+    county: list[School] | None = None,
 ) -> Generated:
     """Make every page of one edition of the site; MkDocs' pages are written into `docs`.
 
@@ -371,6 +374,7 @@ def generate(
         exemplary=[] if showcase else newest_first(r for r in records if r.exemplary)[:HOME_LIST],
         teachers=len({a for r in records for a in r.authors}),
         points_covered=len(site.by["points"]),
+        county=bool(county),
         popular=[row.record for row in most_viewed(records, usage, HOME_LIST, recent=True)] if usage and not showcase else [],
     )
     search = env.get_template("search.html").render(root=url_to("search/index", "index"))
@@ -378,9 +382,13 @@ def generate(
     # The home page mixes the admin's Markdown introduction with generated HTML: it is parsed.
     writer.write("index.md", _page({"title": "首页", "hide": HIDE}, _intro_html(intro) + "\n\n" + home, generated=False))
     if not showcase:
-        _statistics_and_briefings(site, env, writer, content, roster, settings, problems, usage)
-        peers_page = env.get_template("peers.html").render(root=url_to("peers/index", "index"), schools=_by_school(peers))
+        _statistics_and_briefings(site, env, writer, content, roster, settings, problems, usage, county or [])
+        in_county = {r.id for school in county or [] for r in school.cases}  # on the county pages instead
+        peers_page = env.get_template("peers.html").render(root=url_to("peers/index", "index"), schools=_by_school([r for r in peers if r.id not in in_county]),
+                                                           county=bool(county))
         writer.page("peers/index", "兄弟学校优秀案例", partial(str, peers_page))
+        if county:
+            county_pages(env, writer.page, url_to, county, catalog)
     shells = writer.write_shells()
     writer.remove_leftovers()
     return Generated(writer, writer.html_pages, shells, problems)
@@ -419,7 +427,7 @@ def _by_school(peers: list[Record]) -> list[tuple[str, list[Record]]]:
 
 def _statistics_and_briefings(
     site: Site, env: jinja2.Environment, writer: Writer, content: Path,
-    roster: list[Teacher] | None, settings: Settings, problems: list[Problem], usage: Usage | None = None,
+    roster: list[Teacher] | None, settings: Settings, problems: list[Problem], usage: Usage | None = None, county: list[School] | None = None,
 ) -> None:
     briefings = read_briefings(content / BRIEFINGS, problems)
     chart_cache = writer.docs.parent / "charts"
@@ -437,7 +445,8 @@ def _statistics_and_briefings(
     writer.page("stats/index", "学期统计", partial(str, overview))
 
     for briefing in briefings:
-        text = render_briefing(briefing, stats[briefing.term], site.catalog, problems, chart_cache)
+        extra = briefing_values(env, county, site.catalog, briefing.term, url_to(f"{BRIEFINGS}/{briefing.slug}", "index")) if county else None
+        text = render_briefing(briefing, stats[briefing.term], site.catalog, problems, chart_cache, extra)
         writer.write(f"{BRIEFINGS}/{briefing.slug}.md", _page({"title": briefing.title, "hide": HIDE}, text, generated=False))
     listing = env.get_template("briefings.html").render(
         root=url_to(f"{BRIEFINGS}/index", "index"), briefings=[(b, term_label(b.term)) for b in briefings], feed=FEED)

@@ -49,31 +49,35 @@ def read_peers(resources: Path, catalog: Catalog) -> tuple[list[Record], list[Pr
             if folder.is_symlink():
                 problems.append(Problem(label, "", "是一个链接，不是文件夹：出于安全原因不读取，请把对方的展示文件夹复制到这里"))
             continue
-        school_records, school_problems = _read_school(folder, label, catalog, taken)
+        school_records, school_problems = read_cases(folder, label, catalog, taken)
         records.extend(school_records)
         problems.extend(school_problems)
     return records, problems
 
 
-def _read_school(folder: Path, label: str, catalog: Catalog, taken: set[str]) -> tuple[list[Record], list[Problem]]:
+def read_cases(folder: Path, label: str, catalog: Catalog, taken: set[str], school: str | None = None,
+               prefix: str = "peer", origin: str = "兄弟学校", advice: str = "请放入对方 make showcase 生成的 catalog.json") -> tuple[list[Record], list[Problem]]:
+    """The cases of one school's showcase folder (`catalog.json` and the files beside it), each
+    attributed to `school` (default: the name the catalog gives) with an id `<prefix>-<school>-<id>`
+    not yet in `taken`. `origin` names where the folder came from in messages, `advice` what to do when its catalog is unusable."""
     where = f"{label}/{CATALOG_FILE}"
     try:
         data = read_json(folder / CATALOG_FILE)
     except Untrusted as error:
-        return [], [Problem(where, "", f"兄弟学校的案例目录无法读取：{error}。请放入对方 make showcase 生成的 catalog.json")]
+        return [], [Problem(where, "", f"{origin}的案例目录无法读取：{error}。{advice}")]
     cases = data.get("cases") if isinstance(data, dict) else None
     if not isinstance(cases, list):
-        return [], [Problem(where, "cases", "兄弟学校的案例目录格式不对（缺少案例列表），请放入对方 make showcase 生成的 catalog.json")]
+        return [], [Problem(where, "cases", f"{origin}的案例目录格式不对（缺少案例列表）。{advice}")]
     if len(cases) > MAX_CASES:
         return [], [Problem(where, "cases", f"案例超过 {MAX_CASES} 个，不像是一所学校的展示，未读取")]
-    school = _text(data.get("school"), 60) or folder.name
+    school = school or _text(data.get("school"), 60) or folder.name
     records: list[Record] = []
     problems: list[Problem] = []
     for number, case in enumerate(cases, start=1):
         name = _text(case.get("title"), 60) if isinstance(case, dict) else None
         case_label = f"第 {number} 个案例" + (f"“{name}”" if name else "")
         try:
-            record, skipped = _peer_record(case, school, folder, label, catalog)
+            record, skipped = _peer_record(case, school, folder, label, catalog, prefix)
         except BadCase as error:
             problems.append(Problem(where, case_label, f"{error}，未显示", refused=False))
             continue
@@ -114,7 +118,7 @@ def _http_url(value: Any) -> str | None:
     return value if parts.scheme in ("http", "https") and parts.netloc else None
 
 
-def _peer_record(case: Any, school: str, folder: Path, label: str, catalog: Catalog) -> tuple[Record, list[str]]:
+def _peer_record(case: Any, school: str, folder: Path, label: str, catalog: Catalog, prefix: str = "peer") -> tuple[Record, list[str]]:
     """One peer case as a record, and why any of its files was left out."""
     if not isinstance(case, dict):
         raise BadCase("不是一个案例对象")
@@ -135,7 +139,7 @@ def _peer_record(case: Any, school: str, folder: Path, label: str, catalog: Cata
             pass
     summary = _text(case.get("summary"), MAX_TEXT["summary"])
     record = Record(
-        id=f"peer-{slug(school)}-{slug(case_id)}"[:100],
+        id=f"{prefix}-{slug(school)}-{slug(case_id)}"[:100],
         term=_text(case.get("term"), MAX_TEXT["term"]) or "",
         source=folder / CATALOG_FILE,
         source_label=label,

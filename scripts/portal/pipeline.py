@@ -29,6 +29,7 @@ from .register import TableError, Teacher, find_roster, read_roster
 from .settings import Settings, nav_pages
 from .usage import Usage, read_usage
 from .peers import read_peers
+from .county.schools import keep_shown, read_schools
 from .showcase import CATALOG_FILE, FEED_FILE, catalog_json, cases_feed, is_candidate, prepare_cases
 
 
@@ -43,6 +44,7 @@ class Outcome:
     published: list[Record] = field(default_factory=list)  # the showcase's cases
     pages_reused: int = 0  # pages whose Markdown did not change, in an incremental build
     usage: Usage | None = None  # views, plays and downloads from the access logs
+    schools: dict[str, int] = field(default_factory=dict)  # a county portal: school -> cases shown
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
@@ -111,8 +113,11 @@ def build_site(project: Project) -> Outcome:
         tools = Tools.detect(settings.office_previews, settings.max_video_mb, settings.max_file_mb)
         extracted, outcome.problems = extract(intake.records, outcome.cache, catalog, tools)
         peers, peer_problems = read_peers(project.resources, catalog)
-        peers, clashes = drop_clashing_peers(intake.records, peers)
-        outcome.problems.extend(peer_problems + clashes)
+        schools, school_problems = read_schools(project.resources, catalog, project.cache / "schools")  # a county portal
+        peers, clashes = drop_clashing_peers(intake.records, [*peers, *(r for s in schools for r in s.cases)])
+        keep_shown(schools, peers)
+        outcome.schools = {s.name: len(s.cases) for s in schools}
+        outcome.problems.extend(peer_problems + school_problems + clashes)
         peer_extracted, peer_file_problems = extract(peers, outcome.cache, catalog, tools)
         extracted.update(peer_extracted)
         outcome.problems.extend(peer_file_problems)  # named by the school's folder (_peers/<school>)
@@ -125,7 +130,8 @@ def build_site(project: Project) -> Outcome:
     indexer = _start_index(searchable, extracted, catalog, index_dir, project.cache / "tokens.pickle")
     with outcome.timed("generate"):
         roster = load_roster(project)
-        made = generate(intake.records, extracted, catalog, project.docs, project.content, roster, settings, peers, nav=settings.nav, usage=outcome.usage)
+        made = generate(intake.records, extracted, catalog, project.docs, project.content, roster, settings, peers, nav=settings.nav, usage=outcome.usage,
+                        county=schools)
         outcome.problems.extend(made.problems)
     with outcome.timed("mkdocs"):
         builder = choose(project.config_file)
@@ -225,8 +231,12 @@ def build_showcase(project: Project) -> Outcome:
         outcome.intake = scan(project.resources, catalog)
     candidates = [r for r in outcome.intake.records if is_candidate(r)]
     with outcome.timed("extract"):
+        # A county's showcase shows its schools' public cases too, checked again like its own.
+        schools, school_problems = read_schools(project.resources, catalog, project.cache / "schools")
+        from_schools, clashes = drop_clashing_peers(candidates, [r for s in schools for r in s.cases])
         tools = Tools.detect(settings.office_previews, settings.max_video_mb, settings.max_file_mb)
-        cases, extracted, outcome.problems = prepare_cases(candidates, outcome.cache, catalog, tools)
+        cases, extracted, outcome.problems = prepare_cases(candidates + from_schools, outcome.cache, catalog, tools)
+        outcome.problems[:0] = school_problems + clashes
         outcome.published = cases
     docs = project.work / "showcase-docs"
     with outcome.timed("generate"):

@@ -35,6 +35,7 @@ class Settings:
     access_logs: tuple[str, ...] = ()  # nginx access logs to count usage from (globs; .gz too), besides logs/access.log*
     watch_polling: bool = False  # `make serve` polls for changes (resources/ on a mounted network share)
     palette: tuple[str, str] = ("indigo", "indigo")  # theme.palette's primary and accent names
+    school: str = ""  # the school's name in a county export (default: site_name)
 
     @classmethod
     def load(cls, config_file: Path) -> Settings:
