@@ -196,6 +196,7 @@ def test_every_teacher_passes_over_the_whole_cycle_not_one_term(tmp_path: Path, 
     out = capsys.readouterr().out
     assert "整个周期（2023-2024 学年第一学期至2023-2024 学年第二学期，共 2 个学期）教师 2 人：达标 1 人，未达标 0 人，未提交 1 人" in out
     assert "本学期（2023-2024 学年第二学期）教师 2 人：达标 0 人，未达标 1 人，未提交 1 人" in out
+    assert "[提醒] 学期 2022-2023-2 不在 catalog/policy.yml 的 cycle" in out  # a term outside the cycle is said, not silent
     book = load_workbook(project.reports / "完成情况.xlsx")
     cycle = {row[0]: row for row in book["周期完成情况"].iter_rows(min_row=2, values_only=True)}
     assert cycle["张敏"][8] == "达标" and cycle["张敏"][4] == 3

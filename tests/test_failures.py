@@ -72,3 +72,17 @@ def test_a_broken_settings_file_names_it(school) -> None:
     result = portal(school.root, "site")
     assert_one_clear_line(result, "mkdocs.yml")
     assert tree_digest(school.site.resolve()) == live
+
+
+def test_a_mistyped_command_is_answered_in_chinese(tmp_path: Path) -> None:
+    result = portal(tmp_path, "chek")
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "invalid choice" not in result.stderr
+    assert "不认识的命令“chek”" in result.stderr and "check" in result.stderr
+
+
+def test_a_broken_settings_file_fails_a_check_in_one_line(school) -> None:
+    config = school.root / "mkdocs.yml"
+    config.write_text(config.read_text(encoding="utf-8") + "\ntheme: [unclosed\n", encoding="utf-8")
+    result = portal(school.root, "check")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("检查失败：mkdocs.yml")

@@ -320,3 +320,13 @@ def test_names_written_in_gbk_are_refused_with_the_readable_name(tmp_path: Path,
     assert "学习单.txt" in only_refusal(intake, f"{TERM}/ok")
     for name in ("认识钟表", "反思.md"):
         assert "UTF-8" in only_refusal(intake, f"{TERM}/{name}")
+
+
+def test_a_meta_file_saved_by_notepad_is_named_in_the_refusal(tmp_path, catalog) -> None:
+    folder = tmp_path / "resources" / "2023-2024-1" / "记事本"
+    folder.mkdir(parents=True)
+    (folder / "meta.yml.txt").write_text("title: 记事本保存的\n", encoding="utf-8")
+    from portal.intake import scan
+
+    (problem,) = scan(tmp_path / "resources", catalog).refused
+    assert "没有 meta.yml" in problem.reason and "meta.yml.txt" in problem.reason and "改名为 meta.yml" in problem.reason

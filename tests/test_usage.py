@@ -87,6 +87,7 @@ def test_classify() -> None:
     assert classify("/r/x/media/preview.mp4?v=1") == ("play", "x", "preview.mp4")
     assert classify("/r/x/media/preview.pdf") is None  # a preview is part of the page, not a download
     assert classify("/r/x/files/a.pdf") == ("download", "x", "a.pdf")
+    assert classify("/r/x/files/照片.PNG") is None  # a picture shown on its page is part of the view
     assert classify("/portal/r/x/", prefix="/portal/") == ("view", "x", "")
     assert classify("/assets/x.js") is None and classify("/r/") is None
 

@@ -7,6 +7,7 @@ import sys
 import time
 from contextlib import nullcontext
 from pathlib import Path
+from typing import NoReturn
 
 from . import forks, pipeline
 from .catalog import load_catalog
@@ -36,6 +37,10 @@ def _print_outcome(outcome: pipeline.Outcome, project: Project, term: str | None
         if standings:
             count = {status: sum(1 for s in standings if s.status == status) for status in ("达标", "未达标", "未提交")}
             print(f"{label}教师 {len(standings)} 人：达标 {count['达标']} 人，未达标 {count['未达标']} 人，未提交 {count['未提交']} 人")
+    outside = sorted({r.term for r in outcome.intake.records} - set(done.cycle)) if done.cycle_standings else []
+    if outside:
+        print(f"[提醒] 学期 {'、'.join(outside)} 不在 catalog/policy.yml 的 cycle（{'、'.join(done.cycle)}）中，这些学期的成果不计入“整个周期”的达标；"
+              "新的提升周期开始时，请修改 cycle")
     print("管理员报告：reports/index.html" + (f" 和 reports/{WORKBOOK}" if workbook else "（Excel 版由 make check 生成）"))
 
 
@@ -144,7 +149,7 @@ def cmd_serve(project: Project, host: str, port: int, watching: bool = True) -> 
     stop = threading.Event()
     try:
         if watching:
-            print("正在关注 resources/、content/、catalog/ 和 mkdocs.yml：教师放入新成果后，网站会自动更新。按 Ctrl+C 停止。", flush=True)
+            print("正在关注 resources/、content/、catalog/、overrides/ 和 mkdocs.yml：教师放入新成果后，网站会自动更新。按 Ctrl+C 停止。", flush=True)
             settings = Settings.load(project.config_file)
             watch.watch(project, stop, force_polling=settings.watch_polling, since=before)
         else:
@@ -160,8 +165,27 @@ def cmd_serve(project: Project, host: str, port: int, watching: bool = True) -> 
     return 0
 
 
+class ChineseParser(argparse.ArgumentParser):
+    """argparse, with its mistakes said in Chinese (a mistyped command is a school admin's, too)."""
+
+    def error(self, message: str) -> NoReturn:
+        import re
+
+        choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if choice:
+            options = "、".join(re.findall(r"'?([\w-]+)'?", choice.group(2)))
+            said = f"不认识的命令“{choice.group(1)}”，可用的命令：{options}"
+        elif "arguments are required" in message:
+            said = f"缺少命令或参数（{message.split(':', 1)[-1].strip()}）"
+        elif "unrecognized arguments" in message:
+            said = f"多余的参数：{message.split(':', 1)[-1].strip()}"
+        else:
+            said = f"命令行参数有误（{message}）"
+        self.exit(2, f"{self.prog}：{said}。查看说明：{self.prog} --help\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="portal", description="学校教学成果资源平台")
+    parser = ChineseParser(prog="portal", description="学校教学成果资源平台")
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="学校仓库所在文件夹（默认当前文件夹）")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("site", help="生成校内网站到 site/")
@@ -195,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as error:  # noqa: BLE001 - one clear line for admins, the details in a file
         forks.log_failure(error)
-        print(failure_line(error, project), file=sys.stderr)
+        print(failure_line(error, project, "检查" if args.command == "check" else "生成"), file=sys.stderr)
         return 1
 
 
@@ -203,13 +227,13 @@ ERROR_LOG_NAME = "last-error.log"
 BUILDS = {"site", "showcase", "showcase-zip", "county-export"}  # one at a time (lock.py); check and serve only read
 
 
-def failure_line(error: BaseException, project: Project) -> str:
+def failure_line(error: BaseException, project: Project, what: str = "生成") -> str:
     """What failed, in one Chinese line, and what to do; the traceback is in .build/last-error.log."""
     stage = ""
     if isinstance(error, pipeline.StageFailed):
         stage, error = f"{error.stage_name}时", error.error
     log = (project.work / ERROR_LOG_NAME).relative_to(project.root)
-    return f"生成失败：{stage}{explain(error)}。已发布的网站保持不变。详细信息见 {log}；无法解决时请把该文件发给技术支持。"
+    return f"{what}失败：{stage}{explain(error)}。已发布的网站保持不变。详细信息见 {log}；无法解决时请把该文件发给技术支持。"
 
 
 def explain(error: BaseException) -> str:
@@ -232,6 +256,8 @@ def explain(error: BaseException) -> str:
         return f"MkDocs 报错（{str(error).strip()[:200]}）"
     if isinstance(error, MemoryError):
         return "内存不足，请关闭其他程序后重新运行"
+    if isinstance(error, FileNotFoundError) and error.filename:
+        return f"“{error.filename}”在生成过程中被删除或移动了，请重新运行（make serve 会在文件放好后自动重新生成）"
     if isinstance(error, OSError):
         if error.errno == errno.ENOSPC:
             return "磁盘空间不足，请清理磁盘后重新运行"

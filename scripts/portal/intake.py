@@ -606,7 +606,9 @@ def read_folder(folder: Path, term: str, label: str, catalog: Catalog, memo: Met
         return None, check.problems
     meta_path = next((folder / n for n in META_NAMES if os.path.lexists(folder / n)), None)
     if meta_path is None:
-        check.refuse("", "文件夹里没有 meta.yml，无法知道这份成果的标题、学科等信息")
+        near = next((n for n in ("meta.yml.txt", "meta.yaml.txt", "meta.txt", "Meta.yml", "META.yml", "meta.yml.yml") if os.path.lexists(folder / n)), None)
+        hint = f"。文件夹里有“{near}”：请把它改名为 meta.yml（Windows 记事本保存时常会加上 .txt，可在“文件夹选项”中显示扩展名后修改）" if near else ""
+        check.refuse("", f"文件夹里没有 meta.yml，无法知道这份成果的标题、学科等信息{hint}")
         return None, check.problems
     if meta_path.is_symlink() and _resolved(meta_path) is not None and not _inside(meta_path, folder):
         check.refuse("", "meta.yml 是指向成果文件夹之外的链接")

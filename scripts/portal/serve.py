@@ -229,6 +229,8 @@ class SiteHandler(SimpleHTTPRequestHandler):
         self.send_header("Content-Length", str(self.span[1] - self.span[0] + 1))
         self.send_header("Accept-Ranges", "bytes")
         self.send_header("Last-Modified", modified)
+        if ctype.startswith("text/html"):  # pages are asked for again each visit: every view is counted, every update seen
+            self.send_header("Cache-Control", "no-cache")
         for name, value in attachment_headers(url_path, ctype):
             self.send_header(name, value)
         self.end_headers()

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from .model import VIDEO_EXTENSIONS, Record
+from .model import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, Record
 
 LINE = re.compile(
     rb'^(?P<host>\S+) \S+ \S+ \[(?P<day>\d{2}/\w{3}/\d{4}):[^\]]*\] "(?P<method>[A-Z]+) (?P<path>\S+)[^"]*" '
@@ -102,7 +102,7 @@ def classify(path: str, prefix: str = "/") -> tuple[str, str, str] | None:
         name = "/".join(rest[1:])
         if Path(name).suffix.lower() in VIDEO_EXTENSIONS:
             return "play", resource, name
-        if rest[0] == "files":
+        if rest[0] == "files" and Path(name).suffix.lower() not in IMAGE_EXTENSIONS:  # a picture is shown on the page
             return "download", resource, name
     return None
 

@@ -94,7 +94,7 @@ def snapshot(outcome: object) -> Snapshot:
 def changes(before: Snapshot | None, after: Snapshot) -> list[str]:
     """Lines saying what the rebuild published or refused, compared with the site before it."""
     if before is None:
-        return [f"网站已生成：共 {len(after.records)} 份成果，未发布 {len(after.refused)} 份"]
+        return [f"网站已生成：发布成果 {len(after.records)} 份，未发布 {len(after.refused)} 份"]
     lines: list[str] = []
     title = {k: v.split("\0", 1)[0] for k, v in after.records.items()}
     old_title = {k: v.split("\0", 1)[0] for k, v in before.records.items()}
