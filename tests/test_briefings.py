@@ -6,10 +6,10 @@ import re
 import shutil
 import unicodedata
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from factories import make_project, write_markdown, write_meta
-
 from portal import pipeline
 from portal.catalog import load_catalog
 from portal.cli import main
@@ -194,3 +194,36 @@ def test_group_names_in_a_briefing_run_no_script_in_chromium(markdown_school: Pr
     assert article.locator("a[href^='javascript']").count() == 0
     text = article.inner_text()
     assert MARKDOWN_GROUP in text and LINK_GROUP in text  # shown as typed
+
+
+def test_a_misspelled_placeholder_is_reported_not_silent(tmp_path: Path) -> None:
+    from portal.briefings import Briefing, render_briefing
+    from portal.stats import term_stats
+
+    catalog = load_catalog(Path(__file__).resolve().parent.parent / "catalog")
+    source = tmp_path / f"{T}-9.md"
+    briefing = Briefing(source=source, term=T, issue="第九期", date=None, title="简报", body="发布 {{ stats.acepted }} 份，参与率 {{ stats.participation_rate }}。", slug=f"{T}-9")
+    problems: list = []
+    text = render_briefing(briefing, term_stats(T, [], catalog, None), catalog, problems)
+    assert "发布  份" in text
+    (problem,) = problems
+    assert problem.field == "占位符" and "acepted" in problem.reason and not problem.refused
+
+
+def test_a_missing_photo_is_said_in_chinese_not_by_mkdocs(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "school")
+    write_meta(project.resources / T / "a", {**BASE, "title": "一份", "authors": ["甲"], "competencies": ["B2"]})
+    briefings = project.content / "briefings"
+    shutil.rmtree(briefings)
+    briefings.mkdir()
+    (briefings / "在.jpg").write_bytes(b"\xff\xd8\xff")
+    (briefings / f"{T}-1.md").write_text(f"---\nterm: {T}\nissue: 1\ntitle: 简报\n---\n\n![有](在.jpg)\n\n![没有](活动照片.jpg)\n\n[外链](https://example.org/x)\n", encoding="utf-8")
+    env = {**__import__("os").environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "scripts")}
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "portal", "--root", str(project.root), "site"], capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0
+    output = result.stdout + result.stderr
+    assert "找不到“活动照片.jpg”" in output and "在.jpg" not in output.split("找不到")[1][:20]
+    assert "is not found" not in output and "Doc file" not in output

@@ -15,6 +15,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 from typing import Any
 
 import frontmatter
@@ -162,18 +163,37 @@ def read_briefings(folder: Path, problems: list[Problem]) -> list[Briefing]:
     return found
 
 
+_LOCAL_LINK = re.compile(r"\]\((?![a-z][a-z0-9+.-]*:|/|#)([^)\s]+)")
+
+
 def render_briefing(briefing: Briefing, stats: TermStats, catalog: Catalog, problems: list[Problem], chart_cache: Path | None = None,
                     extra: dict[str, Any] | None = None) -> str:
     """The briefing's Markdown with its placeholders filled in; on a template error the text is
     published without substitution and the error is reported. `extra` adds placeholders (a county
     portal's `county`)."""
-    env = SandboxedEnvironment(autoescape=True, undefined=jinja2.ChainableUndefined, finalize=_placed)
+    missing: list[str] = []
+
+    class Missing(jinja2.ChainableUndefined):
+        """A placeholder that names nothing (a typo such as stats.acepted): left empty, and said."""
+
+        def __str__(self) -> str:
+            missing.append(self._undefined_name or "?")
+            return ""
+
+    env = SandboxedEnvironment(autoescape=True, undefined=Missing, finalize=_placed)
     context = {"stats": stats, "charts": Charts(stats, catalog, chart_cache), "term": term_label(briefing.term), "catalog": catalog, **(extra or {})}
+    where = f"content/{BRIEFINGS}/{briefing.source.name}"
     try:
         body = env.from_string(briefing.body).render(context)
     except jinja2.TemplateError as error:
-        problems.append(Problem(f"content/{BRIEFINGS}/{briefing.source.name}", "占位符", f"无法替换（{error}），简报按原文发布"))
+        problems.append(Problem(where, "占位符", f"无法替换（{error}），简报按原文发布"))
         body = briefing.body
+    for target in _LOCAL_LINK.findall(briefing.body):  # a photo the admin forgot to copy (MkDocs says so in English)
+        if not (briefing.source.parent / unquote(target)).exists():
+            problems.append(Problem(where, "图片或链接", f"找不到“{unquote(target)}”，页面上这里会是空白；请把文件放进 content/{BRIEFINGS}/ 或改正文件名", refused=False))
+    if missing:
+        names = "、".join(dict.fromkeys(missing))
+        problems.append(Problem(where, "占位符", f"没有名为 {names} 的数据，这些位置留空；请对照 README“学期统计与研修简报”中的占位符列表检查拼写", refused=False))
     notice = ""
     if stats.empty and not extra:  # a county's briefing counts the schools' figures, not its own
         notice = f'!!! note "说明"\n    {term_label(briefing.term)}暂无已发布的成果，简报中的统计数字均为 0。\n\n'
