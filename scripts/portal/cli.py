@@ -29,6 +29,8 @@ def _print_outcome(outcome: pipeline.Outcome, project: Project, term: str | None
     done = write_reports(project.resources, outcome.intake, outcome.problems, catalog, Policy.load(project.catalog), project.reports, term, workbook, outcome.usage)
     if outcome.usage is not None and outcome.usage.files:
         print(f"访问日志：{outcome.usage.files} 个文件，本次读取新记录 {outcome.usage.lines} 行")
+    elif outcome.usage is not None:
+        print("提示：还没有访问日志，浏览、播放、下载统计为空。make serve 会记录访问；用 nginx 的学校请在 mkdocs.yml 的 extra.portal.access_logs 中写上日志位置")
         for line in outcome.usage.skipped:
             print(line)
     for problem in done.problems:
