@@ -59,7 +59,7 @@ test: setup-test setup-properdocs setup-zensical
 
 ## 性能测试：生成 1,000 与 10,000 份模拟成果，测量构建、内存、页面大小和浏览器中的搜索，并与原版 Material 对照
 bench: setup-test
-	$(RUN) bench --sizes $(BENCH_SIZES) --repeats $(BENCH_REPEATS)
+	PYTHONPATH=scripts $(PY) -m portal_tools.bench --sizes $(BENCH_SIZES) --repeats $(BENCH_REPEATS)
 
 setup: $(VENV)/.runtime-installed
 

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from factories import make_project
 
-from portal.cli import main
+from portal_tools.bench import cli
 
 pytestmark = pytest.mark.browser
 
 
 def test_bench_measures_a_small_corpus(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     project = make_project(tmp_path / "school")
-    assert main(["--root", str(project.root), "bench", "--sizes", "40", "--repeats", "2"]) == 0
+    assert cli(["--root", str(project.root), "--sizes", "40", "--repeats", "2"]) == 0
     out = capsys.readouterr().out
     assert "| 40 |" in out and "每个成果页的 HTML" in out
     data = json.loads((project.reports / "bench.json").read_text(encoding="utf-8"))

@@ -20,7 +20,7 @@ import pytest
 from factories import make_project, write_markdown
 
 from portal.catalog import load_catalog
-from portal.corpus import CorpusSpec, write_corpus
+from portal_tools.corpus import CorpusSpec, write_corpus
 
 REPO = Path(__file__).resolve().parent.parent
 SIZE = 1200

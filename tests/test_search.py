@@ -15,7 +15,7 @@ from factories import assert_accounting, make_docx, make_project, write_meta
 
 from portal import pipeline
 from portal.catalog import load_catalog
-from portal.corpus import PLANTED, CorpusSpec, write_corpus
+from portal_tools.corpus import PLANTED, CorpusSpec, write_corpus
 from portal.extract import Cache, Tools, extract
 from portal.index import fold, query_terms, query_words, searchable_text, tokens
 from portal.intake import scan

@@ -195,11 +195,6 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--term", help="统计完成情况的学期，如 2023-2024-1（默认最新学期）")
     commands.add_parser("showcase", help="生成对外公开的优秀案例展示到 showcase/")
     commands.add_parser("showcase-zip", help="生成优秀案例展示并打包为 showcase.zip")
-    bench = commands.add_parser("bench", help="运行性能测试并打印结果（写入 reports/bench.json）")
-    bench.add_argument("--sizes", default="1000,10000", help="模拟成果数，逗号分隔（默认 1000,10000）")
-    bench.add_argument("--no-reference", action="store_true", help="不用原版 Material 构建对照")
-    bench.add_argument("--no-search", action="store_true", help="不在浏览器中测量搜索")
-    bench.add_argument("--repeats", type=int, default=3, help="冷启动和重建各测几次，取中位数（默认 3）")
     commands.add_parser("county-export", help="生成给县里的导出文件 county-export.zip（公开案例和本校统计）")
     commands.add_parser("briefing-pdf", help="把研修简报打印成 A4 PDF 到 reports/briefings/")
     commands.add_parser("wechat", help="把研修简报转成可粘贴到公众号编辑器的页面（reports/wechat/）")
@@ -275,11 +270,6 @@ def _dispatch(args: argparse.Namespace, project: Project) -> int:
         return cmd_site(project)
     if args.command == "check":
         return cmd_check(project, args.term)
-    if args.command == "bench":
-        from .bench import main as bench_main
-
-        sizes = [int(n) for n in args.sizes.split(",") if n.strip()]
-        return bench_main(project.root, sizes, project.reports / "bench.json", not args.no_reference, not args.no_search, max(1, args.repeats))
     if args.command in ("showcase", "showcase-zip"):
         return cmd_showcase(project, archive=args.command == "showcase-zip")
     if args.command == "county-export":

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from .catalog import load_catalog
+from portal.catalog import load_catalog
 from .corpus import CorpusSpec, write_corpus
 
 QUERIES = ["钟表", "圆的面积", "面积", "几何画板", "有余数的除法", "核心素养", "课堂观察", "教学", "浮力 控制变量", "编程", "的"]
@@ -134,9 +134,9 @@ def site_figures(site: Path) -> tuple[int, int, int, int]:
 
 def material_project(school: Path, root: Path) -> None:
     """Every resource a Markdown page (title, metadata, text), out of the nav, built-in search on."""
-    from .extract import Cache, Tools, extract
-    from .index import body_text, metadata_text
-    from .intake import scan
+    from portal.extract import Cache, Tools, extract
+    from portal.index import body_text, metadata_text
+    from portal.intake import scan
 
     catalog = load_catalog(school / "catalog")
     intake = scan(school / "resources", catalog)
@@ -158,7 +158,7 @@ def material_project(school: Path, root: Path) -> None:
 def measure_search(site: Path, queries: list[str]) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
-    from .serve import make_server
+    from portal.serve import make_server
 
     server = make_server(site, "127.0.0.1", 0)
     import threading
@@ -369,3 +369,23 @@ def main(repo: Path, sizes: list[int], out: Path, reference: bool = True, search
     out.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
     print(f"\n结果已写入 {out}")
     return 0
+
+
+def cli(argv: list[str] | None = None) -> int:
+    """`python -m portal_tools.bench` (what `make bench` runs)."""
+    from portal.cli import ChineseParser
+
+    parser = ChineseParser(prog="portal_tools.bench", description="运行性能测试并打印结果（写入 reports/bench.json）")
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="学校仓库所在文件夹（默认当前文件夹）")
+    parser.add_argument("--sizes", default="1000,10000", help="模拟成果数，逗号分隔（默认 1000,10000）")
+    parser.add_argument("--no-reference", action="store_true", help="不用原版 Material 构建对照")
+    parser.add_argument("--no-search", action="store_true", help="不在浏览器中测量搜索")
+    parser.add_argument("--repeats", type=int, default=3, help="冷启动和重建各测几次，取中位数（默认 3）")
+    args = parser.parse_args(argv)
+    root = args.root.resolve()
+    sizes = [int(n) for n in args.sizes.split(",") if n.strip()]
+    return main(root, sizes, root / "reports" / "bench.json", not args.no_reference, not args.no_search, max(1, args.repeats))
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from .catalog import Catalog
+from portal.catalog import Catalog
 
 # Words teachers search for; some contain others on purpose.
 PLANTED = [
