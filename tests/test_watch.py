@@ -116,6 +116,8 @@ def test_a_copied_submission_appears_and_problems_keep_the_site_online(portal) -
     # A refused submission is reported and does not stop the watcher.
     write_meta(project.resources / T / "坏的", {**META, "title": "坏的", "competencies": ["D9"]})
     running.wait_for("未发布：")
+    running.wait_for("网站已更新")
+    assert "坏的" in (project.reports / "index.html").read_text(encoding="utf-8")  # the admin report follows the live site
 
     # A broken mkdocs.yml keeps the old site online and says what is wrong; saved the way editors
     # and `sed -i` save (a new file renamed over the old), again and again, it is still noticed.

@@ -137,9 +137,26 @@ def _rebuild_job(root: Path) -> None:
             print(line, flush=True)
     for line in changes(before, after):
         print(line, flush=True)
+    _reports(project, outcome)
     state.parent.mkdir(parents=True, exist_ok=True)
     state.write_text(after.to_json(), encoding="utf-8")
     print(f"网站已更新，用时 {time.monotonic() - started:.1f} 秒（更新页面 {outcome.pages_changed} 个）", flush=True)
+
+
+def _reports(project: Project, outcome: object) -> None:
+    """The admin report (reports/index.html) follows the live site, as after `make site`."""
+    from .catalog import load_catalog
+    from .policy import Policy
+    from .report import write_reports
+
+    try:
+        write_reports(project.resources, outcome.intake, outcome.problems, load_catalog(project.catalog),  # type: ignore[attr-defined]
+                      Policy.load(project.catalog), project.reports, None, False, outcome.usage)  # type: ignore[attr-defined]
+    except Exception as error:  # noqa: BLE001 - the site is live; only the report could not be written
+        from . import forks
+
+        forks.log_failure(error)
+        print("[提醒] 管理员报告 reports/index.html 未能更新，详细信息见 .build/last-error.log；网站已更新", flush=True)
 
 
 def rebuild(project: Project) -> bool:
