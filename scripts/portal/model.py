@@ -135,6 +135,17 @@ def slug(name: str) -> str:
     return cleaned[:40] if cleaned else hashlib.sha1(name.encode()).hexdigest()[:8]
 
 
+def decode_chinese(data: bytes) -> str | None:
+    """Text as Chinese teachers' tools save it: UTF-8 (with or without BOM), else GBK/GB18030 (what
+    Notepad and WPS write on Chinese Windows); None when it is neither."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
 def json_text(data: object, indent: int | None = None) -> str:
     """JSON whose text holds no "<", ">" or "&": safe inside <script>, and inert even if a server
     sends it as HTML. Parsers read the \\u escapes back as the original characters."""

@@ -34,7 +34,7 @@ from typing import Any
 from . import documents, video
 from .extract import VERSIONS, ArtefactError, Cache
 from .forks import isolated
-from .model import IMAGE_EXTENSIONS
+from .model import IMAGE_EXTENSIONS, decode_chinese
 
 # Cleaned copies and their texts are artefacts like previews and posters (see extract.Cache):
 # bump these when what they hold changes, so copies made by older code are not reused.
@@ -610,12 +610,8 @@ def decode_text(data: bytes) -> str:
     """Plain text as teachers' tools write it: UTF-8 or UTF-16 with a BOM, UTF-8, or GBK."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16", "replace")
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return data.decode("utf-8", "replace")
+    text = decode_chinese(data)
+    return text if text is not None else data.decode("utf-8", "replace")
 
 
 # -- one file ------------------------------------------------------------------------------------

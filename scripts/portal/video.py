@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .documents import os_reason, run_program, translate_strerror
+from .model import decode_chinese
 
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".webm", ".mov", ".flv", ".wmv", ".avi", ".mkv", ".mpg", ".mpeg", ".3gp", ".ts"}
 CAPTION_SUFFIXES = {".vtt", ".srt"}
@@ -284,12 +285,10 @@ def caption_language(vtt: str) -> str:
 
 def decode_subtitles(data: bytes) -> str:
     """Caption files from Chinese Windows tools are often GBK."""
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise MediaError("字幕文件编码无法识别，请另存为 UTF-8")
+    text = decode_chinese(data)
+    if text is None:
+        raise MediaError("字幕文件编码无法识别，请另存为 UTF-8")
+    return text
 
 
 def captions(source: Path, target: Path) -> None:
