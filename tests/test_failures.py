@@ -54,15 +54,15 @@ def test_a_broken_theme_template_fails_in_one_line_and_keeps_the_site(school) ->
 
 def test_a_failing_indexer_process_fails_in_one_line_and_keeps_the_site(school) -> None:
     live = tree_digest(school.site.resolve())
-    memo = school.cache / "tokens.pickle"
-    memo.unlink()
-    (memo / "blocked").mkdir(parents=True)  # the indexer cannot save its memo: its process fails
+    state = school.work / "search-index" / "state.pickle"
+    state.unlink()
+    (state / "blocked").mkdir(parents=True)  # the indexer cannot replace its state: its process fails
     write_meta(school.resources / T / "新成果", {**META, "title": "新成果"})
     result = portal(school.root, "site")
     assert_one_clear_line(result, "生成搜索索引时", "退出码 1")
     assert tree_digest(school.site.resolve()) == live
     log = (school.root / ".build" / "last-error.log").read_text(encoding="utf-8")
-    assert "Traceback" in log and "tokens.pickle" in log  # the child's own traceback, for developers
+    assert "Traceback" in log and "state.pickle" in log  # the child's own traceback, for developers
 
 
 def test_a_broken_settings_file_names_it(school) -> None:

@@ -118,10 +118,18 @@
     return ids;
   }
 
+  // A term's documents: the base index's, less its numbers no longer live, and the delta's
+  // (documents added or changed since the base was written: scripts/portal/segments.py).
   function postings(term, family) {
-    return loadShard(family, shardOf(term, facets.shards[family])).then(function (shard) {
+    var base = loadShard(family, shardOf(term, facets.shards[family])).then(function (shard) {
+      var ids = shard[term] ? decode(shard[term]) : [];
+      return facets.dropped ? ids.filter(function (id) { return !facets.dropped.has(id); }) : ids;
+    });
+    if (!facets.delta || !facets.delta[family]) return base;
+    var delta = loadShard("delta/" + family, shardOf(term, facets.delta[family])).then(function (shard) {
       return shard[term] ? decode(shard[term]) : [];
     });
+    return Promise.all([base, delta]).then(function (both) { return both[0].concat(both[1]); });
   }
 
   function intersect(lists) {
@@ -197,7 +205,7 @@
     var anyFilter = FACETS.some(function (f) { return state.filters[f[0]].length; });
     if (!terms.length) {
       var all = [];
-      if (anyFilter) for (var i = 0; i < facets.n; i++) all.push(i);
+      if (anyFilter) for (var i = 0; i < facets.n; i++) if (facets.rank[i] >= 0) all.push(i);
       return Promise.resolve({ candidates: all, tiers: [] });
     }
     var lookups = ["d", "h", "t"].map(function (family) {
@@ -215,7 +223,7 @@
 
   function rank(candidates, tiers, filters) {
     return candidates.filter(function (doc) { return passes(doc, filters, null); }).sort(function (a, b) {
-      return tier(a, tiers) - tier(b, tiers) || a - b; // title, then metadata, then text; newest first
+      return tier(a, tiers) - tier(b, tiers) || facets.rank[a] - facets.rank[b]; // title, then metadata, then text; newest first
     });
   }
 
@@ -491,6 +499,16 @@
     }
   };
 
+  // Each document's place newest first: `order` lists the numbers in that order as differences
+  // from the number before (segments.py); without it the numbers are that order. -1: no document.
+  function ranks(table) {
+    var rank = new Int32Array(table.n).fill(-1);
+    if (!table.order) { for (var i = 0; i < table.n; i++) rank[i] = i; return rank; }
+    var doc = -1;
+    table.order.split(",").forEach(function (step, place) { doc += parseInt(step, 10); rank[doc] = place; });
+    return rank;
+  }
+
   function column(text) {  // see _column() in scripts/portal/index.py
     return Array.from(text, function (c) { return c === " " ? -1 : c.charCodeAt(0) - 48; });
   }
@@ -499,6 +517,8 @@
     FACETS.forEach(function (f) { if (table[f[0]] && typeof table[f[0]].of === "string") table[f[0]].of = column(table[f[0]].of); });
     table.points.of = table.n ? table.points.of.split(",").map(column) : [];
     table.exemplary = Array.from(table.exemplary, function (c) { return c === "1" ? 1 : 0; });
+    table.dropped = table.dropped ? new Set(decode(table.dropped)) : null;
+    table.rank = ranks(table);
     var pairs = Array.from(table.fold || "");
     for (var k = 0; k + 1 < pairs.length; k += 2) traditional[pairs[k]] = pairs[k + 1];
     facets = table;

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import sys
 import time
 from contextlib import nullcontext
 from pathlib import Path
 from typing import NoReturn
 
-from . import forks, pipeline
+from . import forks, pipeline, unchanged
 from .catalog import load_catalog
 from .lock import build_lock
 from .policy import Policy
@@ -48,7 +50,21 @@ def _print_outcome(outcome: pipeline.Outcome, project: Project, term: str | None
 
 def cmd_site(project: Project) -> int:
     started = time.monotonic()
+    inputs = unchanged.fingerprint(project)  # before anything is read: a change meanwhile builds again next time
+    summary = unchanged.last_summary(project, inputs)
+    if summary is not None:
+        print(summary, end="")
+        print(f"网站没有变化：成果、设置、页面、访问日志和程序都与上次生成时相同，未重新生成（用时 {time.monotonic() - started:.1f} 秒）。以上是上次生成时的提醒")
+        return 0
     outcome = pipeline.build_site(project)
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        _print_site_outcome(outcome, project, started)
+    print(printed.getvalue(), end="")
+    unchanged.remember(project, inputs, printed.getvalue())
+    return 0  # refusals are reported, not fatal: `check` is the strict gate
+
+
+def _print_site_outcome(outcome: pipeline.Outcome, project: Project, started: float) -> None:
     _print_outcome(outcome, project, workbook=False)  # the workbook is make check's
     if outcome.schools or (project.resources / "_schools").is_dir():
         refused = len({p.path.split("/")[1] for p in outcome.problems if p.refused and p.path.startswith("_schools/")})
@@ -59,7 +75,6 @@ def cmd_site(project: Project) -> int:
     print(f"网站已生成到 site/，用时 {time.monotonic() - started:.1f} 秒，更新页面 {outcome.pages_changed} 个，沿用未变页面 {outcome.pages_reused} 个{cached}")
     names = {"intake": "读取", "usage": "访问日志", "extract": "提取", "generate": "生成页面", "mkdocs": "渲染页面", "pages": "写入页面", "index": "搜索索引"}
     print("各阶段用时：" + "，".join(f"{names[k]} {v:.1f} 秒" for k, v in outcome.seconds.items()))
-    return 0  # refusals are reported, not fatal: `check` is the strict gate
 
 
 def cmd_showcase(project: Project, archive: bool) -> int:

@@ -39,6 +39,7 @@ import hashlib
 import html
 import itertools
 import operator
+import os
 import re
 import unicodedata
 from importlib import resources
@@ -186,11 +187,11 @@ class Postings:
             count *= 2
         grouped: dict[int, dict[str, str]] = defaultdict(dict)
         for term, ids in sorted(self.table.items()):  # the same bytes for the same index, whatever the hash seed
-            grouped[shard_of(term, count)][term] = _gaps(ids)
+            grouped[shard_of(term, count)][term] = gaps(ids)
         return count, iter(sorted(grouped.items()))
 
 
-def _gaps(ids: array) -> str:
+def gaps(ids: array) -> str:
     """Ascending ids as decimal gaps (id minus previous id minus one), comma-separated: small
     numbers that gzip shrinks well. `map` over C functions keeps long lists (a common bigram in
     10,000 documents) quick without any numeric library."""
@@ -198,12 +199,18 @@ def _gaps(ids: array) -> str:
     return ",".join(map(str, map(operator.sub, steps, itertools.repeat(1))))
 
 
-def _write_gz(path: Path, data: object) -> int:
+def write_gz(path: Path, data: object) -> int:
+    """Write `data` gzipped, replacing any earlier file at once (a reader never sees half a file;
+    a site that links the earlier file keeps it)."""
+    return write_atomic(path, gzip.compress(json_text(data).encode("utf-8"), compresslevel=6, mtime=0))
+
+
+def write_atomic(path: Path, data: bytes) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
-    raw = json_text(data).encode("utf-8")
-    packed = gzip.compress(raw, compresslevel=6, mtime=0)
-    path.write_bytes(packed)
-    return len(packed)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_bytes(data)
+    partial.replace(path)
+    return len(data)
 
 
 def _column(indexes: Iterable[int]) -> str:
@@ -213,14 +220,16 @@ def _column(indexes: Iterable[int]) -> str:
     return "".join(" " if i < 0 else chr(48 + i) for i in indexes)
 
 
-def _facet_table(records: list[Record], catalog: Catalog) -> dict[str, object]:
+def facet_table(records: list[Record | None], catalog: Catalog) -> dict[str, object]:
+    """Facet columns by document number; None is a number no live document has (a withdrawn or
+    replaced submission, until the index is next rebuilt whole): it has no values."""
     table: dict[str, object] = {"n": len(records)}
     for name in FACETS:
         values: list[str] = []
         position: dict[str, int] = {}
         of: list[int] = []
         for record in records:
-            value = getattr(record, name) if name != "school" else (record.school or "本校")
+            value = None if record is None else getattr(record, name) if name != "school" else (record.school or "本校")
             if not value:
                 of.append(-1)
                 continue
@@ -230,22 +239,27 @@ def _facet_table(records: list[Record], catalog: Catalog) -> dict[str, object]:
             of.append(position[value])
         table[name] = {"values": values, "of": _column(of)}
     codes = list(catalog.points)
+    known = set(codes)
     table["points"] = {
         "values": codes,
-        "of": ",".join(_column(codes.index(c) for c in r.competencies) for r in records),
+        "of": ",".join(_column(codes.index(c) for c in r.competencies if c in known) if r else "" for r in records),
         "info": {c: [p.env, p.env_name, p.dimension, p.name] for c, p in catalog.points.items()},
         "order": {"env": catalog.environments, "dim": catalog.dimensions, "grade": catalog.grades,
                   "subject": catalog.subjects, "type": list(catalog.types)},
     }
-    table["exemplary"] = "".join("1" if r.exemplary else "0" for r in records)
+    table["exemplary"] = "".join("1" if r is not None and r.exemplary else "0" for r in records)
     return table
 
 
 def folding_table(terms: Iterable[str]) -> str:
     """The traditional -> simplified pairs the browser needs, as one string of pairs: those whose
     simplified character occurs on the site (any other query character finds nothing anyway)."""
-    present = {term for term in terms if len(term) == 1}
+    present = single_characters(terms)
     return "".join(chr(code) + simple for code, simple in sorted(TRADITIONAL.items()) if simple in present)
+
+
+def single_characters(terms: Iterable[str]) -> set[str]:
+    return {term for term in terms if len(term) == 1}
 
 
 def token_memo(path: Path | None) -> Memo:
@@ -284,48 +298,82 @@ def card_poster(extracted: Extracted | None) -> str | None:
     return None
 
 
-def build_index(records: list[Record], extracted: dict[str, Extracted], catalog: Catalog, out: Path, memo: Memo | None = None) -> dict[str, int]:
-    """Write the index for `records` (the accepted ones: refused submissions are never results)."""
-    memo = memo or token_memo(None)
-    ordered_records = newest_first(records)  # so the browser sorts by date by sorting numbers
-    title_postings, meta_postings, text_postings = Postings.empty(), Postings.empty(), Postings.empty()
-    folder = out / "search"
-    (folder / "docs").mkdir(parents=True, exist_ok=True)
-    entries: list[dict[str, object]] = []
-    for doc, record in enumerate(ordered_records):
-        meta = metadata_fields(record, catalog)
-        body = body_fields(extracted.get(record.id, Extracted()))
-        title_terms, meta_terms, text_terms = record_terms(record, meta, body, memo)
-        title_postings.add(doc, title_terms)
-        meta_postings.add(doc, meta_terms)
-        text_postings.add(doc, text_terms)
-        excerpt = " ".join((record.summary or " ".join(body)).split())[:EXCERPT_CHARS]
-        entry = {
-            "u": "r/" + quote(record.id) + "/",
-            "t": record.title,
-            "m": " · ".join(([record.school] if record.school else []) + [record.type, record.subject, record.grade, "、".join(record.authors),
-                             record.date.isoformat() if record.date else record.term]),
-            "p": record.competencies,
-            "x": excerpt,
-            "e": record.exemplary,
-        }
-        poster = card_poster(extracted.get(record.id))
-        if poster:  # a video's poster frame on its result card
-            entry["v"] = "r/" + quote(record.id) + "/media/" + quote(poster)
-        entries.append(entry)
-    for start in range(0, len(entries), DOCS_PER_FILE):
-        chunk = entries[start : start + DOCS_PER_FILE]
-        (folder / "docs" / f"{start // DOCS_PER_FILE}.json").write_text(json_text(chunk), encoding="utf-8")
+def result_entry(record: Record, extracted: Extracted | None, body: list[str]) -> dict[str, object]:
+    """What a result shows: title, link, metadata line, points, an excerpt (and a video's poster)."""
+    excerpt = " ".join((record.summary or " ".join(body)).split())[:EXCERPT_CHARS]
+    entry: dict[str, object] = {
+        "u": "r/" + quote(record.id) + "/",
+        "t": record.title,
+        "m": " · ".join(([record.school] if record.school else []) + [record.type, record.subject, record.grade, "、".join(record.authors),
+                         record.date.isoformat() if record.date else record.term]),
+        "p": record.competencies,
+        "x": excerpt,
+        "e": record.exemplary,
+    }
+    poster = card_poster(extracted)
+    if poster:  # a video's poster frame on its result card
+        entry["v"] = "r/" + quote(record.id) + "/media/" + quote(poster)
+    return entry
 
+
+def write_docs(folder: Path, entries: dict[int, dict[str, object] | None], files: Iterable[int]) -> None:
+    """Write the result files numbered `files` from `entries` (document number -> entry; a number
+    without a live document is null)."""
+    for number in files:
+        start = number * DOCS_PER_FILE
+        chunk = [entries.get(doc) for doc in range(start, start + DOCS_PER_FILE)]
+        while chunk and chunk[-1] is None:
+            chunk.pop()
+        write_atomic(folder / "docs" / f"{number}.json", json_text(chunk).encode("utf-8"))
+
+
+def write_postings(folder: Path, families: dict[str, Postings]) -> tuple[dict[str, int], dict[str, int]]:
+    """Each family's shards under `folder/<family>/`, replacing the family's earlier shards.
+    Returns (shard count, bytes) by family."""
+    counts: dict[str, int] = {}
     sizes: dict[str, int] = {}
-    shard_counts: dict[str, int] = {}
-    for family, postings in (("h", title_postings), ("t", meta_postings), ("d", text_postings)):
+    for family, postings in families.items():
         count, shards = postings.shards()
-        shard_counts[family] = count
-        sizes[family] = sum(_write_gz(folder / family / f"{number}.json.gz", content) for number, content in shards)
-    facets = _facet_table(ordered_records, catalog)
-    facets["shards"] = shard_counts
+        counts[family] = count
+        written: set[str] = set()
+        sizes[family] = 0
+        for number, content in shards:
+            written.add(f"{number}.json.gz")
+            sizes[family] += write_gz(folder / family / f"{number}.json.gz", content)
+        for old in (folder / family).glob("*.json.gz") if (folder / family).is_dir() else ():
+            if old.name not in written:
+                old.unlink()
+    return counts, sizes
+
+
+def add_terms(families: dict[str, Postings], doc: int, terms: tuple[list[str], list[str], list[str]]) -> None:
+    for postings, family_terms in zip(families.values(), terms):
+        postings.add(doc, family_terms)
+
+
+def empty_families() -> dict[str, Postings]:
+    return {"h": Postings.empty(), "t": Postings.empty(), "d": Postings.empty()}
+
+
+def build_index(records: list[Record], extracted: dict[str, Extracted], catalog: Catalog, out: Path, memo: Memo | None = None) -> dict[str, int]:
+    """Write the whole index for `records` (the accepted ones: refused submissions are never
+    results) under `out/search/`, document numbers newest first."""
+    memo = memo or token_memo(None)
+    ordered = newest_first(records)  # so the browser sorts by date by sorting numbers
+    folder = out / "search"
+    families = empty_families()
+    entries: dict[int, dict[str, object] | None] = {}
+    for doc, record in enumerate(ordered):
+        meta = metadata_fields(record, catalog)
+        found = extracted.get(record.id)
+        body = body_fields(found or Extracted())
+        add_terms(families, doc, record_terms(record, meta, body, memo))
+        entries[doc] = result_entry(record, found, body)
+    write_docs(folder, entries, range((len(ordered) + DOCS_PER_FILE - 1) // DOCS_PER_FILE))
+    counts, sizes = write_postings(folder, families)
+    facets = facet_table(list(ordered), catalog)
+    facets["shards"] = counts
     facets["docs_per_file"] = DOCS_PER_FILE
-    facets["fold"] = folding_table(text_postings.table)
-    sizes["facets"] = _write_gz(folder / "facets.json.gz", facets)
+    facets["fold"] = folding_table(families["d"].table)
+    sizes["facets"] = write_gz(folder / "facets.json.gz", facets)
     return sizes

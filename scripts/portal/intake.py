@@ -9,8 +9,11 @@ matter is the metadata. Term folders are named `学年-学期`, e.g. `2023-2024-
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import errno
+import hashlib
+import json
 import os
 import re
 import stat
@@ -24,7 +27,7 @@ import frontmatter
 import yaml
 
 from .catalog import SAFE_LOADER, Catalog, fold
-from .memo import Memo
+from .memo import Memo, code_fingerprint, file_signature, tree_signature
 from .model import Attachment, Intake, Problem, Record, is_utf8_name, readable_name
 
 TERM_PATTERN = re.compile(r"^(\d{4})-(\d{4})-([12])$")
@@ -190,6 +193,35 @@ class MetadataMemo(Memo):
 
     def __init__(self, path: Path | None = None):
         super().__init__(path, f"metadata 1 yaml {yaml.__version__}")
+
+
+def _fingerprint(catalog: Catalog) -> str:
+    """The same for the same catalog in every process (a set's order is not)."""
+    data = json.dumps(dataclasses.asdict(catalog), sort_keys=True, ensure_ascii=False,
+                      default=lambda value: sorted(value) if isinstance(value, (set, frozenset)) else str(value))
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+class RecordMemo(Memo):
+    """Whole submissions (the record and the problems found) by the signature of what they were
+    read from: a folder's every file, or a Markdown file that names no other file. An unchanged
+    submission is neither read nor checked again; any change to the code or the catalog starts
+    afresh."""
+
+    def __init__(self, path: Path | None, catalog: Catalog):
+        super().__init__(path, f"records 1 {code_fingerprint()} {_fingerprint(catalog)}")
+
+    def read(self, signature: str | None, read: Callable[[], tuple[Record | None, list[Problem], bool]]) -> tuple[Record | None, list[Problem]]:
+        """`read()`'s record and problems, remembered when `signature` is known and `read` says
+        the result depends on nothing else."""
+        key = Memo.key(signature) if signature is not None else None
+        known = self.get(key) if key is not None else None
+        if known is not None:
+            return known
+        record, problems, cacheable = read()
+        if key is not None and cacheable:
+            self.put(key, (record, problems))
+        return record, problems
 
 
 def parse_meta_yaml(text: str, check: _Check) -> dict[str, Any] | None:
@@ -631,26 +663,34 @@ def read_folder(folder: Path, term: str, label: str, catalog: Catalog, memo: Met
 
 def read_markdown(path: Path, term: str, label: str, catalog: Catalog, memo: MetadataMemo | None = None,
                   files: TermFiles | None = None) -> tuple[Record | None, list[Problem]]:
+    record, problems, _ = _read_markdown(path, term, label, catalog, memo, files)
+    return record, problems
+
+
+def _read_markdown(path: Path, term: str, label: str, catalog: Catalog, memo: MetadataMemo | None,
+                   files: TermFiles | None) -> tuple[Record | None, list[Problem], bool]:
+    """(record, problems, whether they depend on the file's bytes alone: not when it names files)."""
     check = _Check(label, memo=memo)
     data = read_file(path, check)
     text = decode_text(data, check, "") if data is not None else None
     parsed = parse_front_matter(text, check) if text is not None else None
     if parsed is None:
-        return None, check.problems
+        return None, check.problems, data is not None
     raw, body = parsed
     fields = normalise(raw, catalog, check, term)
     if fields is None:
-        return None, check.problems
+        return None, check.problems, True
     fields.setdefault("id", default_id(term, path.stem))
     attachments: list[Attachment] = []
-    if fields.get("files") not in (None, "", []):
+    names_files = fields.get("files") not in (None, "", [])
+    if names_files:
         # A single-file submission may name files lying beside it, never outside its term folder,
         # and never a file that belongs to another submission.
         owned = files if files is not None else TermFiles.of(path.parent)
         attachments = listed_files(path.parent, fields["files"], check, {path.name}, term=owned, source=path)
     if check.refused:
-        return None, check.problems
-    return _record(fields, path, label, attachments, body), check.problems
+        return None, check.problems, not names_files
+    return _record(fields, path, label, attachments, body), check.problems, not names_files
 
 
 # -- form 3: rows of a register spreadsheet ------------------------------------------------------
@@ -756,9 +796,10 @@ def _spreadsheets(term_dir: Path) -> list[Path]:
     return [p for p in _entries(term_dir) if p.suffix.lower() in (".xlsx", ".csv") and not _skipped(p.name) and _inside(p, term_dir) and not p.is_dir()]
 
 
-def scan(resources: Path, catalog: Catalog, memo: MetadataMemo | None = None) -> Intake:
+def scan(resources: Path, catalog: Catalog, memo: MetadataMemo | None = None, remembered: RecordMemo | None = None) -> Intake:
     """Read every submission under `resources/`, in a stable order; `memo` remembers parsed
-    metadata between builds."""
+    metadata between builds, `remembered` whole submissions."""
+    remembered = remembered or RecordMemo(None, catalog)
     records: list[Record] = []
     problems: list[Problem] = []
     found = 0
@@ -805,10 +846,12 @@ def scan(resources: Path, catalog: Catalog, memo: MetadataMemo | None = None) ->
                 continue
             if entry.is_dir():
                 found += 1
-                record, found_problems = read_folder(entry, term, label, catalog, memo)
+                folder = entry
+                record, found_problems = remembered.read(tree_signature(folder), lambda: (*read_folder(folder, term, label, catalog, memo), True))
             elif entry.suffix.lower() in _MARKDOWN:
                 found += 1
-                record, found_problems = read_markdown(entry, term, label, catalog, memo, files)
+                path = entry
+                record, found_problems = remembered.read(file_signature(path), lambda: _read_markdown(path, term, label, catalog, memo, files))
                 if record is not None:
                     files.claim(record)
             else:

@@ -8,9 +8,11 @@ do not pile up. A damaged or outdated file is ignored: the work is simply done a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import pickle
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,7 @@ class Memo:
 
     @staticmethod
     def key(source: str) -> bytes:
-        return hashlib.sha256(source.encode("utf-8")).digest()
+        return hashlib.sha256(source.encode("utf-8", "surrogateescape")).digest()
 
     def get(self, key: bytes) -> Any | None:
         found = self._used.get(key)
@@ -53,3 +55,51 @@ class Memo:
         with partial.open("wb") as handle:
             pickle.dump({"version": self.version, "entries": self._used}, handle, protocol=pickle.HIGHEST_PROTOCOL)
         partial.replace(self.path)
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """The portal's own code: results a memo keeps by the signature of their sources (not by
+    their bytes) are dropped whenever any of it changes."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _row(path: str, info: os.stat_result) -> str:
+    # Not the change time: publishing a submission's files as hard links changes it every build.
+    # rsync and editors replace a file (a new inode), so the inode catches a copy that kept its
+    # modification time.
+    return f"{path}\0{info.st_mode}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ino}"
+
+
+def file_signature(path: Path) -> str | None:
+    """What identifies a file's contents without reading them; None for a link or no file."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    return None if stat.S_ISLNK(info.st_mode) else _row(str(path), info)
+
+
+def tree_signature(folder: Path) -> str | None:
+    """The same for a folder and everything below it; None when a link is inside (what it points
+    at can change without the folder changing) or a part cannot be listed."""
+    rows: list[str] = []
+    pending = [str(folder)]
+    try:
+        rows.append(_row(str(folder), os.lstat(folder)))
+        while pending:
+            with os.scandir(pending.pop()) as entries:
+                for entry in entries:
+                    info = entry.stat(follow_symlinks=False)
+                    if stat.S_ISLNK(info.st_mode):
+                        return None
+                    rows.append(_row(entry.path, info))
+                    if stat.S_ISDIR(info.st_mode):
+                        pending.append(entry.path)
+    except OSError:
+        return None
+    rows.sort()
+    return "\n".join(rows)

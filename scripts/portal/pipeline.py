@@ -13,7 +13,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from . import forks
+from . import forks, unchanged
 from .build import (add_attachments, close_slot, copy_rendered, docs_outputs, docs_pages, expected_files, next_slot, open_slot, prune, publish, render,
                     require_pages, switch, theme_fingerprint)
 from .builders import choose
@@ -21,8 +21,9 @@ from .catalog import Catalog, load_catalog
 from .chrome import MANIFEST, Filled, fill_pages, read_manifest, read_shells, write_sitemap
 from .extract import Cache, Extracted, Tools, extract
 from .generate import Generated, generate
-from .index import build_index, token_memo
-from .intake import MetadataMemo, scan
+from .index import build_index, write_atomic
+from .segments import mirror, update_index
+from .intake import MetadataMemo, RecordMemo, scan
 from .model import Intake, Problem, Record, json_text
 from .project import Project
 from .register import TableError, Teacher, find_roster, read_roster
@@ -100,12 +101,15 @@ def read_logs(project: Project, settings: Settings) -> Usage:
 
 
 def build_site(project: Project) -> Outcome:
+    unchanged.forget(project)  # whatever this build leaves, the next `make site` looks again
     catalog = load_catalog(project.catalog)
     outcome = Outcome(Intake([], [], 0), cache=Cache(project.cache))
     with outcome.timed("intake"):
         memo = MetadataMemo(project.cache / "metadata.pickle")
-        outcome.intake = intake = scan(project.resources, catalog, memo)
+        remembered = RecordMemo(project.cache / "records.pickle", catalog)
+        outcome.intake = intake = scan(project.resources, catalog, memo, remembered)
         memo.save()
+        remembered.save()
     settings = Settings.load(project.config_file)
     with outcome.timed("usage"):
         outcome.usage = read_logs(project, settings)
@@ -122,11 +126,8 @@ def build_site(project: Project) -> Outcome:
         extracted.update(peer_extracted)
         outcome.problems.extend(peer_file_problems)  # named by the school's folder (_peers/<school>)
     searchable = [*intake.records, *peers]
-    # The search index needs only the records: build it in a second process meanwhile.
-    index_dir = _fresh(project.work / f"search.new-{os.getpid()}")  # its own folder: a killed build's leftover can't collide
-    for leftover in project.work.glob("search.new-*"):
-        if leftover != index_dir:
-            shutil.rmtree(leftover, ignore_errors=True)
+    # The search index needs only the records: a second process brings it up to date meanwhile.
+    index_dir = project.work / "search-index"
     indexer = _start_index(searchable, extracted, catalog, index_dir, project.cache / "tokens.pickle")
     with outcome.timed("generate"):
         roster = load_roster(project)
@@ -182,27 +183,20 @@ def _frame(scratch: Path, out: Path, docs: Path, made: Generated, site_url: str 
     return filled, placed, [*rendered, *(page.output for page in made.pages)]
 
 
-def _index_job(records: list[Record], extracted: dict[str, Extracted], catalog: Catalog, out: Path, memo_file: Path) -> None:
-    memo = token_memo(memo_file)
-    sizes = build_index(records, extracted, catalog, out, memo)
-    memo.save()
-    (out / "sizes.json").write_text(json.dumps(sizes), encoding="utf-8")
+def _index_job(records: list[Record], extracted: dict[str, Extracted], catalog: Catalog, folder: Path, memo_file: Path) -> None:
+    sizes = update_index(records, extracted, catalog, folder, memo_file)
+    write_atomic(folder / "sizes.json", json.dumps(sizes).encode("utf-8"))
 
 
-def _start_index(records: list[Record], extracted: dict[str, Extracted], catalog: Catalog, out: Path, memo_file: Path) -> BaseProcess:
-    return forks.start(_index_job, records, extracted, catalog, out, memo_file)
+def _start_index(records: list[Record], extracted: dict[str, Extracted], catalog: Catalog, folder: Path, memo_file: Path) -> BaseProcess:
+    folder.mkdir(parents=True, exist_ok=True)
+    return forks.start(_index_job, records, extracted, catalog, folder, memo_file)
 
 
-def _finish_index(process: BaseProcess, built: Path, target: Path) -> dict[str, int]:
+def _finish_index(process: BaseProcess, folder: Path, target: Path) -> dict[str, int]:
     forks.finish(process, "搜索索引")
-    sizes: dict[str, int] = json.loads((built / "sizes.json").read_text(encoding="utf-8"))
-    target.mkdir(parents=True, exist_ok=True)
-    for part in (built / "search").iterdir():  # beside the search page MkDocs wrote there
-        old = target / part.name
-        if old.is_dir():
-            shutil.rmtree(old)
-        part.replace(old)
-    shutil.rmtree(built)
+    sizes: dict[str, int] = json.loads((folder / "sizes.json").read_text(encoding="utf-8"))
+    mirror(folder / "search", target)  # beside the search page the page generator wrote there
     return sizes
 
 

@@ -1,0 +1,79 @@
+"""`make site` with nothing changed does nothing and says so; any change to what a build reads,
+and any build by another command in between, builds again."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from factories import REPO, make_project, tree_digest, write_meta
+
+from portal import pipeline
+
+T = "2023-2024-1"
+META = {"title": "圆的面积", "type": "微课", "subject": "数学", "grade": "六年级", "competencies": ["B2"], "authors": ["李强"], "date": "2023-10-01"}
+SKIPPED = "网站没有变化"
+
+
+def site(root: Path) -> str:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "scripts")}
+    result = subprocess.run([sys.executable, "-m", "portal", "--root", str(root), "site"], capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture
+def school(tmp_path: Path):
+    project = make_project(tmp_path / "school")
+    write_meta(project.resources / T / "圆的面积", META)
+    write_meta(project.resources / T / "坏的", {**META, "competencies": ["Z9"]})  # refused: its message is repeated
+    assert SKIPPED not in site(project.root)
+    return project
+
+
+def test_nothing_changed_builds_nothing_and_repeats_the_last_warnings(school) -> None:
+    live = tree_digest(school.site.resolve())
+    target = school.site.resolve()
+    output = site(school.root)
+    assert SKIPPED in output and "坏的" in output  # the refusal is still shown
+    assert school.site.resolve() == target and tree_digest(target) == live
+
+
+@pytest.mark.parametrize("change", ["edit", "new", "settings", "theme", "log", "catalog", "site gone"])
+def test_any_change_builds_again(school, change: str) -> None:
+    meta = school.resources / T / "圆的面积" / "meta.yml"
+    if change == "edit":
+        meta.write_text(meta.read_text(encoding="utf-8").replace("圆的面积", "圆的周长"), encoding="utf-8")
+    elif change == "new":
+        write_meta(school.resources / T / "新的", {**META, "title": "新的一课"})
+    elif change == "settings":
+        school.config_file.write_text(school.config_file.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    elif change == "theme":
+        (school.root / "overrides" / "extra.css").write_text("/* */\n", encoding="utf-8")
+    elif change == "log":
+        (school.root / "logs").mkdir(exist_ok=True)
+        (school.root / "logs" / "access.log").write_text("", encoding="utf-8")
+    elif change == "catalog":
+        path = next(school.catalog.glob("*.yml"))
+        path.write_text(path.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    else:
+        shutil.rmtree(school.root / ".build" / "sites")
+    assert SKIPPED not in site(school.root)
+    assert SKIPPED in site(school.root)
+
+
+def test_a_build_by_another_command_in_between_is_not_mistaken_for_the_last(school) -> None:
+    """make serve rebuilds in between: the files go back exactly as they were (an undo), but the
+    site shows the serve build's state, so make site must build."""
+    meta = school.resources / T / "圆的面积" / "meta.yml"
+    before, info = meta.read_bytes(), meta.stat()
+    meta.write_text(meta.read_text(encoding="utf-8").replace("圆的面积", "圆的周长"), encoding="utf-8")
+    pipeline.build_site(school)  # what make serve's watcher does
+    meta.write_bytes(before)
+    os.utime(meta, ns=(info.st_atime_ns, info.st_mtime_ns))
+    assert SKIPPED not in site(school.root)
+    assert "圆的面积" in (school.site / "r" / f"{T}-圆的面积" / "index.html").read_text(encoding="utf-8")
