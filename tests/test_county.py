@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 import pytest
-from factories import make_docx, make_project, write_markdown, write_meta
+from factories import REPO, make_docx, make_project, write_markdown, write_meta
 from lxml import html as lxml_html
 
 from portal import pipeline
@@ -190,8 +190,9 @@ def test_cases_are_attributed_and_searchable_by_school(county) -> None:
     assert "来自城东小学" in text and "教学设计.docx" in text
     facets = json.loads(gzip.decompress((centre.site / "search" / "facets.json.gz").read_bytes()))
     school = facets["school"]
+    columns = json.loads(gzip.decompress((centre.site / "search" / "columns.json.gz").read_bytes()))
     assert sorted(school["values"]) == ["城东小学", "城西中学"]
-    assert sorted(school["values"][ord(c) - 48] for c in school["of"]) == ["城东小学", "城东小学", "城西中学"]
+    assert sorted(school["values"][ord(c) - 48] for c in columns["school"]) == ["城东小学", "城东小学", "城西中学"]
     for path in centre.site.rglob("*"):
         if path.is_file() and path.suffix in (".html", ".json", ".gz"):
             data = path.read_bytes()
@@ -315,6 +316,20 @@ def test_two_exports_claiming_one_school_at_the_same_time_are_both_refused(count
     assert shown_schools(centre) == ["南山小学"]
 
 
+def test_make_check_names_a_refused_export_and_fails(county, tmp_path: Path) -> None:
+    centre, drop = centre_with(tmp_path)
+    shutil.copy(county["zips"]["南山小学"], drop / "南山.zip")
+    (drop / "不是压缩包.zip").write_bytes(b"PK\x03\x04 not really a zip")
+    env = {**os.environ, "PYTHONPATH": str(REPO / "scripts")}
+    result = subprocess.run([sys.executable, "-m", "portal", "--root", str(centre.root), "check"], capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 1, result.stdout
+    assert "_schools/不是压缩包.zip" in result.stdout and "不是完整有效的 zip 文件" in result.stdout
+    assert "_schools/南山.zip" not in result.stdout and "检查未通过" in result.stdout
+    (drop / "不是压缩包.zip").unlink()
+    result = subprocess.run([sys.executable, "-m", "portal", "--root", str(centre.root), "check"], capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0 and "检查通过" in result.stdout, result.stdout
+
+
 def test_a_county_briefing_places_county_totals_and_the_school_table(county) -> None:
     page = county["centre"].site / "briefings" / f"{T1}-9" / "index.html"
     text = page.read_text(encoding="utf-8")
@@ -369,6 +384,7 @@ def test_the_county_showcase_shows_every_schools_public_cases(county) -> None:
     assert not [p for p in outcome.problems if p.refused], outcome.problems
     catalog = json.loads((centre.showcase / "catalog.json").read_text(encoding="utf-8"))
     assert len(catalog["cases"]) == 3
+    assert sorted(case["school"] for case in catalog["cases"]) == ["城东小学", "城东小学", "城西中学"]
     page = next(p for p in (centre.showcase / "r").glob("*/index.html") if "城西中学公开三" in p.read_text(encoding="utf-8"))
     assert "来自城西中学" in page.read_text(encoding="utf-8")
     facets = json.loads(gzip.decompress((centre.showcase / "search" / "facets.json.gz").read_bytes()))

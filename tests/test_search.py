@@ -376,3 +376,38 @@ def test_a_space_in_a_query_separates_words_whatever_they_are() -> None:
     assert query_words("B2 钟表") == ["b2", "钟表"]
     assert query_words("开国 1949年") == ["开国", "1949年"]
     assert query_words("1949 年") == ["1949", "年"]  # still finds a text that says 1949年
+
+
+def test_results_come_before_the_facet_columns_which_load_once(search_site, serve, offline_page) -> None:
+    """Each document's facet values grow with the site (480 KB gzipped at 100,000): the first
+    results are shown without them, the facets once they arrive, and later searches reuse them.
+    A filter in the link needs them first, and filters right."""
+    project, _ = search_site
+    server = serve(project.site)
+    page = offline_page.page
+    held: list = []
+    fetched: list[str] = []
+    page.on("request", lambda request: fetched.append(request.url))
+    page.route("**/search/columns.json.gz", lambda route: held.append(route))
+    page.goto(server.url + "search/?q=钟表")
+    page.wait_for_selector("[data-portal-search][data-results]")
+    assert page.locator(".portal-result").count() > 0
+    assert page.locator("[data-portal-search][data-ready]").count() == 0
+    assert page.locator(".portal-facets__list input").count() == 0
+    assert len(held) == 1
+    held[0].continue_()
+    page.wait_for_selector("[data-portal-search][data-ready]")
+    page.unroute("**/search/columns.json.gz")
+    page.wait_for_selector("[data-portal-search][data-ready]")
+    assert page.locator(".portal-facets__list input").count() > 0
+    box = page.locator(".portal-search__form input[name=q]")
+    box.fill("面积")
+    box.press("Enter")
+    page.wait_for_selector("[data-portal-search][data-ready]")
+    assert sum(1 for url in fetched if url.endswith("/columns.json.gz")) == 1
+
+    filtered = offline_page.context.new_page()
+    filtered.goto(server.url + "search/?q=面积&subject=数学")
+    filtered.wait_for_selector("[data-portal-search][data-ready]")
+    metas = filtered.locator(".portal-result .portal-card__meta").all_inner_texts()
+    assert metas and all("数学" in meta for meta in metas)

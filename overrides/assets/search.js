@@ -446,18 +446,33 @@
     var state = readState();
     var ticket = ++running;
     root.removeAttribute("data-ready");
+    root.removeAttribute("data-results");
     queryWords = words(state.q);
     root.querySelectorAll("input[name=q]").forEach(function (input) {
       if (first || document.activeElement !== input) input.value = state.q; // never fight the typist
     });
     first = false;
     document.querySelectorAll(".portal-header-search input[name=q]").forEach(function (input) { input.value = state.q; });
+    // Results first: each document's facet values (columns.json.gz) are needed only to filter
+    // and to count, and are loaded after the first results are on the page.
+    var filtered = FACETS.some(function (f) { return state.filters[f[0]].length; });
     return search(state).then(function (found) {
       if (ticket !== running) return;
-      current = rank(found.candidates, found.tiers, state.filters);
-      drawFacets(state, counts(found.candidates, state.filters));
-      restoreFocus();
-      return drawResults(state, ticket);
+      return (filtered ? loadColumns() : Promise.resolve(true)).then(function (loaded) {
+        if (ticket !== running) return;
+        if (!loaded) { root.querySelector(".portal-results").textContent = "筛选条件加载失败，请刷新页面重试。"; return; }
+        current = rank(found.candidates, found.tiers, state.filters);
+        return drawResults(state, ticket).then(function () {
+          if (ticket !== running) return;
+          root.setAttribute("data-results", "true");
+          if (!found.candidates.length) { drawFacets(state, counts([], state.filters)); restoreFocus(); return; }
+          return loadColumns().then(function (ready) {
+            if (ticket !== running || !ready) return;
+            drawFacets(state, counts(found.candidates, state.filters));
+            restoreFocus();
+          });
+        });
+      });
     }).then(function () {
       if (ticket === running) root.setAttribute("data-ready", "true");
     });
@@ -513,10 +528,20 @@
     return Array.from(text, function (c) { return c === " " ? -1 : c.charCodeAt(0) - 48; });
   }
 
+  // Each document's facet values, once per visit; resolves false when they cannot be loaded
+  // (the next search tries again).
+  var columns = null;
+  function loadColumns() {
+    if (!columns) columns = loadGz(BASE + "search/columns.json.gz").then(function (table) {
+      FACETS.forEach(function (f) { if (typeof table[f[0]] === "string") facets[f[0]].of = column(table[f[0]]); });
+      facets.points.of = table.n ? table.points.split(",").map(column) : [];
+      facets.exemplary = Array.from(table.exemplary, function (c) { return c === "1" ? 1 : 0; });
+      return true;
+    }).catch(function () { columns = null; return false; });
+    return columns;
+  }
+
   loadGz(BASE + "search/facets.json.gz").then(function (table) {
-    FACETS.forEach(function (f) { if (table[f[0]] && typeof table[f[0]].of === "string") table[f[0]].of = column(table[f[0]].of); });
-    table.points.of = table.n ? table.points.of.split(",").map(column) : [];
-    table.exemplary = Array.from(table.exemplary, function (c) { return c === "1" ? 1 : 0; });
     table.dropped = table.dropped ? new Set(decode(table.dropped)) : null;
     table.rank = ranks(table);
     var pairs = Array.from(table.fold || "");

@@ -137,6 +137,9 @@ def cmd_check(project: Project, term: str | None) -> int:
     if outcome.intake.refused:
         print("检查未通过：有成果未能发布，请按上面的说明修改后重新提交。")
         return 1
+    if any(p.refused for p in outcome.problems):
+        print("检查未通过：有学校的导出未能收录（resources/_schools/），请按上面的说明让学校重新导出后替换。")
+        return 1
     print("检查通过：全部成果都可以发布。")
     return 0
 

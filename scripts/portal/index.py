@@ -7,8 +7,11 @@ Overlapping character grams (one, two and three characters) find every substring
 postings by term hash means a query downloads only the shards of its own terms.
 
 Files under `search/`:
-    facets.json.gz      per-document facet values (subject, grade, type, term, group, points,
-                        exemplary), the point catalog and the shard counts; loaded once per visit
+    facets.json.gz      the facets' values, the point catalog, the shard counts, the folding
+                        table (and, between whole rewrites, the delta's shard counts, numbers
+                        dropped and the order newest first: segments.py); loaded once per visit
+    columns.json.gz     each document's facet values (subject, grade, type, term, group, school,
+                        points, exemplary): loaded after the first results, to filter and count
     h/<n>.json.gz       postings of title terms: title matches rank first
     t/<n>.json.gz       the same for title + metadata (type, subject, points, authors, keywords,
                         summary): they rank second
@@ -220,10 +223,14 @@ def _column(indexes: Iterable[int]) -> str:
     return "".join(" " if i < 0 else chr(48 + i) for i in indexes)
 
 
-def facet_table(records: list[Record | None], catalog: Catalog) -> dict[str, object]:
-    """Facet columns by document number; None is a number no live document has (a withdrawn or
-    replaced submission, until the index is next rebuilt whole): it has no values."""
+def facet_table(records: list[Record | None], catalog: Catalog) -> tuple[dict[str, object], dict[str, object]]:
+    """(the facets' values, each document's values). The first is small and needed by every
+    search; the second grows with the site (480 KB gzipped at 100,000 documents) and is needed
+    only to filter and to count, so the browser loads it after the first results are shown.
+    None is a number no live document has (a withdrawn or replaced submission, until the index is
+    next written whole): it has no values."""
     table: dict[str, object] = {"n": len(records)}
+    columns: dict[str, object] = {"n": len(records)}
     for name in FACETS:
         values: list[str] = []
         position: dict[str, int] = {}
@@ -237,18 +244,18 @@ def facet_table(records: list[Record | None], catalog: Catalog) -> dict[str, obj
                 position[value] = len(values)
                 values.append(value)
             of.append(position[value])
-        table[name] = {"values": values, "of": _column(of)}
+        table[name] = {"values": values}
+        columns[name] = _column(of)
     codes = list(catalog.points)
-    known = set(codes)
     table["points"] = {
         "values": codes,
-        "of": ",".join(_column(codes.index(c) for c in r.competencies if c in known) if r else "" for r in records),
         "info": {c: [p.env, p.env_name, p.dimension, p.name] for c, p in catalog.points.items()},
         "order": {"env": catalog.environments, "dim": catalog.dimensions, "grade": catalog.grades,
                   "subject": catalog.subjects, "type": list(catalog.types)},
     }
-    table["exemplary"] = "".join("1" if r is not None and r.exemplary else "0" for r in records)
-    return table
+    columns["points"] = ",".join(_column(codes.index(c) for c in r.competencies) if r else "" for r in records)
+    columns["exemplary"] = "".join("1" if r is not None and r.exemplary else "0" for r in records)
+    return table, columns
 
 
 def folding_table(terms: Iterable[str]) -> str:
@@ -371,9 +378,10 @@ def build_index(records: list[Record], extracted: dict[str, Extracted], catalog:
         entries[doc] = result_entry(record, found, body)
     write_docs(folder, entries, range((len(ordered) + DOCS_PER_FILE - 1) // DOCS_PER_FILE))
     counts, sizes = write_postings(folder, families)
-    facets = facet_table(list(ordered), catalog)
+    facets, columns = facet_table(list(ordered), catalog)
     facets["shards"] = counts
     facets["docs_per_file"] = DOCS_PER_FILE
     facets["fold"] = folding_table(families["d"].table)
     sizes["facets"] = write_gz(folder / "facets.json.gz", facets)
+    sizes["columns"] = write_gz(folder / "columns.json.gz", columns)
     return sizes

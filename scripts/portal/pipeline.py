@@ -89,8 +89,11 @@ def load_roster(project: Project) -> list[Teacher] | None:
 def check(project: Project) -> Outcome:
     """Validate every submission; nothing is built or written except the report (which shows
     each teacher's resources with their usage)."""
-    outcome = Outcome(scan(project.resources, load_catalog(project.catalog)))
+    catalog = load_catalog(project.catalog)
+    outcome = Outcome(scan(project.resources, catalog))
     outcome.usage = read_logs(project, Settings.load(project.config_file))
+    # A county: each school's export is checked as the county build would read it.
+    _, outcome.problems = read_schools(project.resources, catalog, project.cache / "schools")
     return outcome
 
 

@@ -210,7 +210,7 @@ def _write_facets(state: State, docs: dict[str, Doc], catalog: Catalog, folder: 
     by_number: list[Record | None] = [None] * state.next_doc
     for rid, (number, _) in state.docs.items():
         by_number[number] = docs[rid].record
-    facets = index.facet_table(by_number, catalog)
+    facets, columns = index.facet_table(by_number, catalog)
     facets["shards"] = state.shards
     facets["docs_per_file"] = DOCS_PER_FILE
     facets["fold"] = index.folding_table(state.singles)
@@ -227,6 +227,7 @@ def _write_facets(state: State, docs: dict[str, Doc], catalog: Catalog, folder: 
         # in this order already).
         facets["order"] = ",".join(str(b - a) for a, b in zip([-1, *order], order))
     index.write_gz(search / "facets.json.gz", facets)
+    index.write_gz(search / "columns.json.gz", columns)
 
 
 def _sizes(search: Path) -> dict[str, int]:
@@ -237,6 +238,7 @@ def _sizes(search: Path) -> dict[str, int]:
         if delta.is_dir():
             sizes[family] += sum(p.stat().st_size for p in delta.glob("*.json.gz"))
     sizes["facets"] = (search / "facets.json.gz").stat().st_size
+    sizes["columns"] = (search / "columns.json.gz").stat().st_size
     return sizes
 
 

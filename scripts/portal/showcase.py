@@ -227,6 +227,7 @@ def catalog_json(cases: list[Record], catalog: Catalog, school: str, site_url: s
     for record in newest_first(cases):
         entries.append({
             "id": record.id,
+            "school": record.school or school,  # a county's showcase holds many schools' cases
             "title": record.title,
             "type": record.type,
             "subject": record.subject,
