@@ -266,3 +266,28 @@ def test_a_changed_theme_reaches_every_page_of_both_slots(tmp_path: Path) -> Non
         assert outcome.pages_reused == 0
         pages = list((project.site / "r").glob("*/index.html")) + list((project.site / "subjects").rglob("index.html"))
         assert len(pages) >= 4 and all("校园网专用" in p.read_text(encoding="utf-8") for p in pages)
+
+
+def test_a_withdrawn_submission_leaves_both_site_copies(tmp_path: Path) -> None:
+    """Both copies of the site (see build.next_slot) lose a withdrawn submission's page and files,
+    whether the slot's file list is there (only the difference is looked at) or not (a walk)."""
+    project = make_project(tmp_path / "school")
+    meta = {"title": "撤回的成果", "type": "教学设计", "subject": "数学", "grade": "三年级", "competencies": ["A1"], "authors": ["王芳"]}
+    folder = project.resources / T1 / "撤回"
+    write_meta(folder, meta)
+    (folder / "学习单.txt").write_text("学习单", encoding="utf-8")
+    write_meta(project.resources / T1 / "留下", {**meta, "title": "留下的成果"})
+    for _ in range(2):
+        pipeline.build_site(project)
+    slots = sorted((project.work / "sites").iterdir())
+    assert len(slots) == 2 and all((s / "r" / f"{T1}-撤回" / "files").is_dir() for s in slots)
+    for path in folder.iterdir():
+        path.unlink()
+    folder.rmdir()
+    (slots[0] / ".portal-files.json").unlink()  # this copy is pruned by walking it
+    for _ in range(2):
+        pipeline.build_site(project)
+        assert not (project.site / "r" / f"{T1}-撤回").exists()
+        assert (project.site / "r" / f"{T1}-留下" / "index.html").is_file()
+    assert not any((s / "r" / f"{T1}-撤回").exists() for s in slots)
+    assert not any("撤回的成果" in p.read_text(encoding="utf-8") for s in slots for p in (s / "r").rglob("*.html"))

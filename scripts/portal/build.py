@@ -149,13 +149,50 @@ def require_pages(site: Path, paths: Iterable[str], builder: Builder) -> None:
         raise BuilderError(f"用 {builder.label} 生成的网站缺少 {len(missing)} 个页面（如 {missing[0]}），网站没有更新")
 
 
-KEEP = ("assets/", "search/", "404.html", "sitemap.xml", "sitemap.xml.gz", STAMP, MANIFEST)
+KEEP = ("assets/", "search/", "404.html", "sitemap.xml", "sitemap.xml.gz", STAMP, MANIFEST, ".portal-files.json")
 
 
 def prune(slot: Path, wanted: set[str]) -> int:
     """Delete what the slot holds from an earlier build but the current one does not produce (a
     withdrawn submission's page and files); `wanted` lists the paths to keep, relative to the slot.
-    Theme assets, the search folder (replaced whole) and MkDocs' own files stay."""
+    Theme assets, the search folder (kept by segments.mirror) and MkDocs' own files stay. The list
+    is kept in the slot, so that next time only the difference is looked at, not 10,000 folders."""
+    listed = _listed(slot)
+    removed = _prune_walking(slot, wanted) if listed is None else _prune_listed(slot, listed - wanted)
+    partial = slot / f".{FILES}.tmp"
+    partial.write_text(json.dumps(sorted(wanted), ensure_ascii=False), encoding="utf-8", errors="surrogateescape")
+    partial.replace(slot / FILES)
+    return removed
+
+
+# What a finished build left in its slot (besides KEEP): in a slot that `open_slot` found
+# reusable, nothing else is there (a build that did not finish leaves the slot to be cleared).
+FILES = ".portal-files.json"
+
+
+def _listed(slot: Path) -> set[str] | None:
+    try:
+        listed = json.loads((slot / FILES).read_text(encoding="utf-8", errors="surrogateescape"))
+    except (OSError, ValueError):
+        return None
+    return set(listed) if isinstance(listed, list) else None
+
+
+def _prune_listed(slot: Path, unwanted: set[str]) -> int:
+    for relative in sorted(unwanted, reverse=True):
+        path = slot / relative
+        path.unlink(missing_ok=True)
+        parent = path.parent
+        while parent != slot:
+            try:
+                parent.rmdir()
+            except OSError:  # not empty: neither are its parents
+                break
+            parent = parent.parent
+    return len(unwanted)
+
+
+def _prune_walking(slot: Path, wanted: set[str]) -> int:
     removed = 0
     emptied: list[str] = []  # folders that lost a file or had none, deepest last
     for folder, subfolders, files in os.walk(slot):

@@ -99,6 +99,11 @@ class Site:
                 for value in section.values(record):
                     buckets[value].append(record)
             self.by[section.folder] = {k: newest_first(v) for k, v in buckets.items()}
+        # Records of one point and one subject, newest first: related() looks there first.
+        self.by_point_subject: dict[tuple[str, str], list[Record]] = defaultdict(list)
+        for code, bucket in self.by["points"].items():
+            for record in bucket:
+                self.by_point_subject[(code, record.subject)].append(record)
 
     def _group_slugs(self) -> dict[str, str]:
         slugs: dict[str, str] = {}
@@ -122,7 +127,7 @@ class Site:
         seen = {record.id}
         same_subject = self.by["subjects"].get(record.subject, [])
         pools: list[Iterable[Record]] = [
-            (r for code in record.competencies for r in self.by["points"].get(code, []) if r.subject == record.subject),
+            (r for code in record.competencies for r in self.by_point_subject.get((code, record.subject), [])),
             (r for code in record.competencies for r in self.by["points"].get(code, [])),
             iter(same_subject),
         ]
