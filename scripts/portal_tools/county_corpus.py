@@ -26,7 +26,8 @@ import random
 import shutil
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,7 @@ class SchoolExport:
     path: Path  # the zip (or folder) in resources/_schools/
     cases: int  # public cases
     accepted: dict[str, int]  # term -> accepted submissions, as school.json says
+    public: dict[str, int] = field(default_factory=dict)  # term -> public cases
 
 
 def school_name(seed: int, index: int) -> str:
@@ -288,7 +290,7 @@ def export_members(spec: CountySpec, catalog: Catalog, index: int, extra: int = 
     data = figures(name, roster, public, accepted, catalog, generated)
     members = {SCHOOL_FILE: json_text(data, indent=2).encode("utf-8"), **members}
     accepted_by_term = {t["term"]: t["accepted"] for t in data["terms"]}
-    return SchoolExport(name, Path(), len(public), accepted_by_term), members
+    return SchoolExport(name, Path(), len(public), accepted_by_term, dict(Counter(r.term for r in public))), members
 
 
 _STORED = (".jpg", ".png", ".docx", ".pptx", ".mp4", ".gz", ".zip")
