@@ -68,12 +68,15 @@ class Run:
     seconds: float  # the median of the repetitions
     peak_rss_mb: float  # the largest single process of the command (children included), over all repetitions
     each: list[float] = field(default_factory=list)  # every repetition's seconds, in order
+    load: list[float] = field(default_factory=list)  # the machine's 1-minute load average as each repetition started
+    phases: list[str] = field(default_factory=list)  # each repetition's "各阶段用时" line, when the command prints one
 
 
 def median_run(runs: list[Run]) -> Run:
     """Shared machines have bursts of slow disk and stolen CPU: the median of a few runs says
     more than any one of them."""
-    return Run(round(statistics.median(r.seconds for r in runs), 2), max(r.peak_rss_mb for r in runs), [r.seconds for r in runs])
+    return Run(round(statistics.median(r.seconds for r in runs), 2), max(r.peak_rss_mb for r in runs), [r.seconds for r in runs],
+               [x for r in runs for x in r.load], [x for r in runs for x in r.phases])
 
 
 @dataclass
@@ -140,13 +143,21 @@ class PreviewResult:
         return max(self.without.peak_rss_mb, self.build.peak_rss_mb)
 
 
-def _measure(command: list[str], cwd: Path, env: dict[str, str] | None) -> tuple[float, float, int, str]:
-    started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    error = process.stderr.read().decode("utf-8", "replace")[-2000:] if process.stderr else ""
-    return seconds, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), error
+PHASES = "各阶段用时"
+
+
+def _measure(command: list[str], cwd: Path, env: dict[str, str] | None) -> tuple[float, float, int, str, str]:
+    """Output goes to a file, not a pipe: a command that says much would otherwise stop, its
+    pipe full, while this process waits for it to end."""
+    with tempfile.TemporaryFile() as output:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        output.seek(0)
+        text = output.read().decode("utf-8", "replace")
+    phases = next((line.strip() for line in reversed(text.splitlines()) if line.startswith(PHASES)), "")
+    return seconds, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), text[-2000:], phases
 
 
 @functools.cache
@@ -160,10 +171,11 @@ def _launcher() -> ProcessPoolExecutor:
 
 def run_measured(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> Run:
     """Wall time and peak RSS: wait4 reports the largest of the process and its waited-for children."""
-    seconds, peak, code, error = _launcher().submit(_measure, command, cwd, env).result()
+    load = round(os.getloadavg()[0], 2)
+    seconds, peak, code, error, phases = _launcher().submit(_measure, command, cwd, env).result()
     if code != 0:
         raise RuntimeError(f"命令失败：{' '.join(command)}\n{error}")
-    return Run(round(seconds, 2), round(peak, 1))
+    return Run(round(seconds, 2), round(peak, 1), [round(seconds, 2)], [load], [phases] if phases else [])
 
 
 def make_school(repo: Path, root: Path) -> None:
@@ -533,6 +545,17 @@ def verdicts(results: list[SizeResult], county: list[CountyResult] | None = None
     return rows
 
 
+def _runs(results: list[SizeResult], county: list[CountyResult], preview: PreviewResult | None) -> list[Run]:
+    runs: list[Run] = []
+    for r in results:
+        runs += [x for x in (r.cold, r.second, r.rebuild, r.unchanged, r.material_cold, r.material_rebuild) if x]
+    for c in county:
+        runs += [c.cold, c.second, c.rebuild]
+    if preview:
+        runs += [x for x in (preview.without, preview.build, preview.batched, preview.one_each, preview.transcode) if x]
+    return runs
+
+
 def print_table(results: list[SizeResult], county: list[CountyResult] | None = None, preview: PreviewResult | None = None) -> None:
     county = county or []
     print()
@@ -555,6 +578,10 @@ def print_table(results: list[SizeResult], county: list[CountyResult] | None = N
             print(f"| {c.cases:,} | {c.schools} | {c.exports_bytes / 1e6:.0f} MB | {c.cold.seconds} 秒 | {c.second.seconds} 秒 | {c.rebuild.seconds} 秒 | "
                   f"{c.peak_rss_mb:.0f} MB | {c.page_bytes_median / 1024:.1f} / {c.page_bytes_max / 1024:.1f} KB | {c.school_page_bytes_max / 1024:.0f} KB | "
                   f"{c.site_bytes_without_media / 1e6:.1f} MB | {c.search_index_bytes / 1e6:.1f} MB |")
+        for c in county:
+            for what, run in (("冷启动", c.cold), ("新导出后重建", c.rebuild)):
+                if run.phases:
+                    print(f"- 县级 {c.cases:,} 份{what}（中位那次）{run.phases[run.each.index(sorted(run.each)[len(run.each) // 2])]}")
         print()
     if preview:
         p = preview
@@ -565,6 +592,10 @@ def print_table(results: list[SizeResult], county: list[CountyResult] | None = N
         if p.transcode:
             print(f"视频转码：{p.video_minutes:.1f} 分钟视频用时 {p.transcode.seconds} 秒。")
         print()
+    busy = max((x for run in _runs(results, county, preview) for x in run.load), default=0.0)
+    cores = os.cpu_count() or 1
+    if busy > 1.5 * cores:
+        print(f"注意：有测量开始时机器的 1 分钟平均负载为 {busy:.1f}（{cores} 核），另有程序在运行，用时会偏大；请在机器空闲时重测（每次的负载见 reports/bench.json）。\n")
     for what, target, measured, met in verdicts(results, county, preview):
         mark = "达标" if met else ("未达标" if met is False else "—")
         print(f"- {what}：目标 {target}，实测 {measured}，{mark}")
