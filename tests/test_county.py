@@ -129,6 +129,8 @@ def test_an_export_holds_the_showcase_and_counts_only(county) -> None:
             assert forbidden not in text, f"{forbidden} in {name}"
     data = json.loads(texts["school.json"])
     assert data["school"] == "城东小学" and data["cases"] == 2
+    cases = json.loads(texts["showcase/catalog.json"])
+    assert cases["school"] == "城东小学" and [c["school"] for c in cases["cases"]] == ["城东小学", "城东小学"]
     first = next(t for t in data["terms"] if t["term"] == T1)
     assert (first["accepted"], first["roster"], first["teachers"], first["graded"], first["qualified"], first["excellent"]) == (3, 4, 3, 3, 2, 1)
     assert first["by_point"]["A1"] == 2 and first["by_group"] == {"语文组": 2, "数学组": 1}
@@ -188,6 +190,9 @@ def test_cases_are_attributed_and_searchable_by_school(county) -> None:
     east = (centre.site / "r" / next(p for p in pages if "城东" in p and "公开一" in (centre.site / "r" / p / "index.html").read_text()) / "index.html")
     text = east.read_text(encoding="utf-8")
     assert "来自城东小学" in text and "教学设计.docx" in text
+    unpacked = [p.relative_to(centre.cache).as_posix() for p in (centre.cache / "schools").rglob("*") if p.is_file()]
+    assert any(p.endswith("/showcase/catalog.json") for p in unpacked) and any(p.endswith(".docx") for p in unpacked)
+    assert not any(p.endswith("index.html") or "/showcase/assets/" in p or "/showcase/search/" in p for p in unpacked)  # never read: not unpacked
     facets = json.loads(gzip.decompress((centre.site / "search" / "facets.json.gz").read_bytes()))
     school = facets["school"]
     columns = json.loads(gzip.decompress((centre.site / "search" / "columns.json.gz").read_bytes()))
@@ -385,6 +390,8 @@ def test_the_county_showcase_shows_every_schools_public_cases(county) -> None:
     catalog = json.loads((centre.showcase / "catalog.json").read_text(encoding="utf-8"))
     assert len(catalog["cases"]) == 3
     assert sorted(case["school"] for case in catalog["cases"]) == ["城东小学", "城东小学", "城西中学"]
+    school = next(s for s in (centre.site / "county" / "schools").glob("*/index.html") if "城东小学" in s.read_text(encoding="utf-8"))
+    assert "公开案例（2）" in school.read_text(encoding="utf-8") and "这里列出最新的" not in school.read_text(encoding="utf-8")
     page = next(p for p in (centre.showcase / "r").glob("*/index.html") if "城西中学公开三" in p.read_text(encoding="utf-8"))
     assert "来自城西中学" in page.read_text(encoding="utf-8")
     facets = json.loads(gzip.decompress((centre.showcase / "search" / "facets.json.gz").read_bytes()))

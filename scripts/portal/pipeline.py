@@ -252,7 +252,7 @@ def build_showcase(project: Project) -> Outcome:
         require_pages(staged, wanted, builder)
     with outcome.timed("index"):
         outcome.index_sizes = build_index(cases, extracted, catalog, staged)
-        data = catalog_json(cases, catalog, settings.site_name, settings.site_url)
+        data = catalog_json(cases, catalog, settings.school_name, settings.site_url)
         (staged / CATALOG_FILE).write_text(json_text(data, indent=2), encoding="utf-8")
         (staged / FEED_FILE).write_bytes(cases_feed(cases, settings.site_name, settings.site_url))
     publish(staged, project.showcase)

@@ -37,6 +37,11 @@ class Settings:
     palette: tuple[str, str] = ("indigo", "indigo")  # theme.palette's primary and accent names
     school: str = ""  # the school's name in a county export (default: site_name)
 
+    @property
+    def school_name(self) -> str:
+        """The school's own name: extra.portal.school, else site_name."""
+        return " ".join(str(self.school or self.site_name).split())
+
     @classmethod
     def load(cls, config_file: Path) -> Settings:
         try:

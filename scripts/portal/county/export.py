@@ -35,7 +35,7 @@ class Exported:
 
 
 def school_name(settings: Settings) -> str:
-    return " ".join(str(settings.school or settings.site_name).split())
+    return settings.school_name
 
 
 def school_json(project: Project, outcome: pipeline.Outcome, settings: Settings) -> dict[str, Any]:

@@ -103,6 +103,11 @@ def county_terms(schools: list[School], catalog: Catalog) -> list[CountyTerm]:
             for term in terms]
 
 
+# A school's page lists its newest cases (a school may share hundreds: its page would weigh
+# 180 KB); the search, filtered by the school, shows them all.
+CASES_SHOWN = 50
+
+
 def county_pages(env: jinja2.Environment, page: PageWriter, url_to: UrlTo, schools: list[School], catalog: Catalog) -> None:
     """Register the county pages with the writer (`page(path, title, render)`)."""
     terms = county_terms(schools, catalog)
@@ -117,7 +122,7 @@ def county_pages(env: jinja2.Environment, page: PageWriter, url_to: UrlTo, schoo
         path = f"county/schools/{school.slug}"
         figures = [school.terms[t.term] for t in terms if t.term in school.terms]
         page(path, school.name, partial(school_page.render, root=url_to(path, "index"), school=school, figures=figures,
-                                         cases=newest_first(school.cases), label=term_label))
+                                         cases=newest_first(school.cases)[:CASES_SHOWN], total=len(school.cases), label=term_label))
 
 
 def briefing_values(env: jinja2.Environment, schools: list[School], catalog: Catalog, term: str, root: str) -> dict[str, Any]:

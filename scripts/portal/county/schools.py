@@ -146,6 +146,18 @@ def _checked_members(archive: zipfile.ZipFile) -> list[tuple[zipfile.ZipInfo, st
     return checked
 
 
+def _read_by_county(name: str) -> bool:
+    """Whether the county reads a member of an export: school.json, the showcase's catalog and
+    its cases' files and media, not the showcase's own pages, theme or search index (at 100,000
+    cases those are most of the bytes to unpack)."""
+    inside = name.split("/", 1)[1] if name.startswith(f"{SHOWCASE_DIR}/") else None
+    if inside is None:
+        return True
+    if inside.startswith(("assets/", "search/")) or inside in ("404.html", "feed.xml", "sitemap.xml", "sitemap.xml.gz"):
+        return False
+    return not (inside.endswith("index.html") and "/files/" not in inside and "/media/" not in inside)
+
+
 def _extract(archive: zipfile.ZipFile, members: list[tuple[zipfile.ZipInfo, str]], target: Path) -> None:
     """Members into `target`, each written as a new file below it; never more than declared."""
     for member, name in members:
@@ -172,7 +184,7 @@ def unpack(path: Path, store: Path) -> Path:
     partial.mkdir(parents=True)
     try:
         with zipfile.ZipFile(path) as archive:
-            _extract(archive, _checked_members(archive), partial)
+            _extract(archive, [(member, name) for member, name in _checked_members(archive) if _read_by_county(name)], partial)
     except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, RuntimeError, FileExistsError, NotADirectoryError, IsADirectoryError) as error:
         shutil.rmtree(partial, ignore_errors=True)
         if isinstance(error, BadExport):
