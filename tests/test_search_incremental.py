@@ -128,3 +128,31 @@ def test_a_build_killed_while_indexing_leaves_no_state_and_the_next_build_writes
     shard.write_bytes(b"half a file")
     pipeline.build_site(project)
     assert gzip.decompress((project.site / "search" / "d" / shard.name).read_bytes())
+
+
+def test_a_search_page_opened_before_a_rebuild_does_not_mix_two_editions(tmp_path: Path, serve, offline_page) -> None:
+    """The page loads facets.json.gz when it opens and columns.json.gz at the first search; a
+    rebuild in between must not number one edition's values by the other's."""
+    project = _project(tmp_path / "school")
+    write_corpus(project.resources, load_catalog(project.catalog), CorpusSpec(size=60))
+    only = project.resources / "2023-2024-2" / "only"
+    write_meta(only, {"title": "唯一的一组", "type": "教学设计", "subject": "数学", "grade": "三年级", "competencies": ["A1"],
+                      "authors": ["王芳"], "group": "甲组唯一", "date": "2024-06-30"})
+    pipeline.build_site(project)
+    server = serve(project.site)
+    page = offline_page.page
+    page.goto(server.url + "search/")
+    page.wait_for_selector("[data-portal-search][data-ready]")
+    shutil.rmtree(only)
+    pipeline.build_site(project)
+    box = page.locator(".portal-search__form input[name=q]")
+    box.fill("教学")
+    box.press("Enter")
+    page.wait_for_selector("[data-portal-search][data-ready]")
+    assert "甲组唯一" not in page.locator(".portal-facets__list").inner_text()
+    assert "请刷新页面" in page.locator(".portal-facets__list").inner_text()
+    page.reload()
+    box.fill("教学")
+    box.press("Enter")
+    page.wait_for_selector("[data-portal-search][data-ready]")
+    assert page.locator(".portal-facets__list input").count() > 0 and "甲组唯一" not in page.locator(".portal-facets__list").inner_text()

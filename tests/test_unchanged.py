@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from factories import REPO, make_project, tree_digest, write_meta
+from factories import make_project, tree_digest, write_meta
 
 from portal import pipeline
 
@@ -20,7 +20,7 @@ SKIPPED = "网站没有变化"
 
 
 def site(root: Path) -> str:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "scripts")}
+    env = {**os.environ, "PYTHONPATH": str(root / "scripts")}  # the school's own copy of the portal
     result = subprocess.run([sys.executable, "-m", "portal", "--root", str(root), "site"], capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -43,7 +43,7 @@ def test_nothing_changed_builds_nothing_and_repeats_the_last_warnings(school) ->
     assert school.site.resolve() == target and tree_digest(target) == live
 
 
-@pytest.mark.parametrize("change", ["edit", "new", "settings", "theme", "log", "catalog", "site gone"])
+@pytest.mark.parametrize("change", ["edit", "new", "settings", "theme", "log", "catalog", "site gone", "template", "owner"])
 def test_any_change_builds_again(school, change: str) -> None:
     meta = school.resources / T / "圆的面积" / "meta.yml"
     if change == "edit":
@@ -60,6 +60,11 @@ def test_any_change_builds_again(school, change: str) -> None:
     elif change == "catalog":
         path = next(school.catalog.glob("*.yml"))
         path.write_text(path.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    elif change == "template":  # an upgrade of the portal that changes only a page template
+        template = school.root / "scripts" / "portal" / "templates" / "resource.html"
+        template.write_text(template.read_text(encoding="utf-8") + "{# upgraded #}\n", encoding="utf-8")
+    elif change == "owner":  # who may read a file decides whether it can be published
+        os.chown(meta, 12345, 12345)
     else:
         shutil.rmtree(school.root / ".build" / "sites")
     assert SKIPPED not in site(school.root)
@@ -77,3 +82,31 @@ def test_a_build_by_another_command_in_between_is_not_mistaken_for_the_last(scho
     os.utime(meta, ns=(info.st_atime_ns, info.st_mtime_ns))
     assert SKIPPED not in site(school.root)
     assert "圆的面积" in (school.site / "r" / f"{T}-圆的面积" / "index.html").read_text(encoding="utf-8")
+
+
+def test_an_edit_that_keeps_the_size_and_the_time_is_still_seen(school) -> None:
+    """A teacher's tool that writes the file in place and puts its modification time back."""
+    meta = school.resources / T / "圆的面积" / "meta.yml"
+    info = meta.stat()
+    meta.write_text(meta.read_text(encoding="utf-8").replace("圆的面积", "圆的周长"), encoding="utf-8")
+    os.utime(meta, ns=(info.st_atime_ns, info.st_mtime_ns))
+    assert meta.stat().st_size == info.st_size and meta.stat().st_ino == info.st_ino
+    assert SKIPPED not in site(school.root)
+    assert "圆的周长" in (school.site / "r" / f"{T}-圆的面积" / "index.html").read_text(encoding="utf-8")
+
+
+def test_the_code_fingerprint_is_the_code_loaded_not_the_code_on_disk(school) -> None:
+    """make serve forks its rebuilds from a process that loaded the portal before a git pull."""
+    script = (
+        "import pathlib, portal.memo as m\n"
+        "before = m.code_fingerprint()\n"
+        "path = pathlib.Path(m.__file__).with_name('intake.py')\n"
+        "path.write_text(path.read_text(encoding='utf-8') + '\\n# upgraded\\n', encoding='utf-8')\n"
+        "print(before, before == m.code_fingerprint())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(school.root / "scripts")}
+    first = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    before, same = first.stdout.split()
+    assert same == "True", first.stderr
+    upgraded = subprocess.run([sys.executable, "-c", "import portal.memo as m; print(m.code_fingerprint())"], capture_output=True, text=True, env=env, timeout=60)
+    assert upgraded.stdout.strip() not in ("", before)

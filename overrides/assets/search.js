@@ -460,14 +460,15 @@
       if (ticket !== running) return;
       return (filtered ? loadColumns() : Promise.resolve(true)).then(function (loaded) {
         if (ticket !== running) return;
-        if (!loaded) { root.querySelector(".portal-results").textContent = "筛选条件加载失败，请刷新页面重试。"; return; }
+        if (!loaded) { root.querySelector(".portal-results").textContent = "筛选条件没能加载（网站可能刚刚更新），请刷新页面后重试。"; return; }
         current = rank(found.candidates, found.tiers, state.filters);
         return drawResults(state, ticket).then(function () {
           if (ticket !== running) return;
           root.setAttribute("data-results", "true");
           if (!found.candidates.length) { drawFacets(state, counts([], state.filters)); restoreFocus(); return; }
           return loadColumns().then(function (ready) {
-            if (ticket !== running || !ready) return;
+            if (ticket !== running) return;
+            if (!ready) { root.querySelector(".portal-facets__list").textContent = "筛选条件没能加载（网站可能刚刚更新），请刷新页面后重试。"; return; }
             drawFacets(state, counts(found.candidates, state.filters));
             restoreFocus();
           });
@@ -533,6 +534,7 @@
   var columns = null;
   function loadColumns() {
     if (!columns) columns = loadGz(BASE + "search/columns.json.gz").then(function (table) {
+      if (table.edition !== facets.columns) { columns = null; return false; }  // rebuilt since the page opened
       FACETS.forEach(function (f) { if (typeof table[f[0]] === "string") facets[f[0]].of = column(table[f[0]]); });
       facets.points.of = table.n ? table.points.split(",").map(column) : [];
       facets.exemplary = Array.from(table.exemplary, function (c) { return c === "1" ? 1 : 0; });

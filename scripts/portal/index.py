@@ -269,10 +269,13 @@ def single_characters(terms: Iterable[str]) -> set[str]:
     return {term for term in terms if len(term) == 1}
 
 
+TOKENS_VERSION = "tokens " + hashlib.sha1(Path(__file__).read_bytes()).hexdigest()  # the code loaded, not the code on disk
+
+
 def token_memo(path: Path | None) -> Memo:
     """Index terms of unchanged records, kept between builds: cutting text into tokens is most
     of indexing. Any change to this module (the tokens must match search.js) starts afresh."""
-    return Memo(path, "tokens " + hashlib.sha1(Path(__file__).read_bytes()).hexdigest())
+    return Memo(path, TOKENS_VERSION)
 
 
 def field_terms(fields: Iterable[str]) -> set[str]:
@@ -382,6 +385,12 @@ def build_index(records: list[Record], extracted: dict[str, Extracted], catalog:
     facets["shards"] = counts
     facets["docs_per_file"] = DOCS_PER_FILE
     facets["fold"] = folding_table(families["d"].table)
-    sizes["facets"] = write_gz(folder / "facets.json.gz", facets)
-    sizes["columns"] = write_gz(folder / "columns.json.gz", columns)
+    sizes["facets"], sizes["columns"] = write_facets(folder, facets, columns)
     return sizes
+
+
+def write_facets(folder: Path, facets: dict[str, object], columns: dict[str, object]) -> tuple[int, int]:
+    """Both files, each naming the same edition: a search page opened before a rebuild must not
+    read the new columns against its old values (search.js checks)."""
+    columns["edition"] = facets["columns"] = hashlib.sha1(json_text([facets, columns]).encode("utf-8")).hexdigest()[:16]
+    return write_gz(folder / "facets.json.gz", facets), write_gz(folder / "columns.json.gz", columns)

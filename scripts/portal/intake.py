@@ -203,8 +203,8 @@ def _fingerprint(catalog: Catalog) -> str:
 
 
 class RecordMemo(Memo):
-    """Whole submissions (the record and the problems found) by the signature of what they were
-    read from: a folder's every file, or a Markdown file that names no other file. An unchanged
+    """Accepted submissions (the record and its warnings) by the signature of what they were read
+    from: a folder's every file, or a Markdown file that names no other file. An unchanged
     submission is neither read nor checked again; any change to the code or the catalog starts
     afresh."""
 
@@ -219,7 +219,9 @@ class RecordMemo(Memo):
         if known is not None:
             return known
         record, problems, cacheable = read()
-        if key is not None and cacheable:
+        # A refusal is read again next time: what it depends on (an ACL, a file system mounted
+        # late) may change without the files' signatures changing, and its message stays current.
+        if key is not None and cacheable and record is not None and not any(p.refused for p in problems):
             self.put(key, (record, problems))
         return record, problems
 

@@ -8,7 +8,6 @@ do not pile up. A damaged or outdated file is ignored: the work is simply done a
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 import pickle
@@ -57,21 +56,36 @@ class Memo:
         partial.replace(self.path)
 
 
-@functools.cache
-def code_fingerprint() -> str:
-    """The portal's own code: results a memo keeps by the signature of their sources (not by
-    their bytes) are dropped whenever any of it changes."""
+def _package_fingerprint() -> str:
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.rglob("*.py")):
-        digest.update(path.read_bytes())
+    package = Path(__file__).parent
+    for path in sorted(p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(path.relative_to(package).as_posix().encode("utf-8") + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 
+# Taken when the portal is imported: a process (make serve, and the rebuilds it forks) runs the
+# code it loaded then, whatever `git pull` has put on disk since.
+_CODE = _package_fingerprint()
+
+
+def code_fingerprint() -> str:
+    """The portal's own code and templates, as loaded: results a memo keeps by the signature of
+    their sources (not by their bytes) are dropped whenever any of it changes."""
+    return _CODE
+
+
+# Files never published as hard links into the site: for them the change time counts too, so an
+# edit that kept the size and put the old modification time back is still seen.
+NEVER_LINKED = (".md", ".markdown", ".yml", ".yaml", ".txt")
+
+
 def _row(path: str, info: os.stat_result) -> str:
-    # Not the change time: publishing a submission's files as hard links changes it every build.
-    # rsync and editors replace a file (a new inode), so the inode catches a copy that kept its
-    # modification time.
-    return f"{path}\0{info.st_mode}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ino}"
+    # Not the change time of other files: publishing a submission's files as hard links changes
+    # it every build. rsync and editors replace a file (a new inode), so the inode catches a copy
+    # that kept its modification time. Owner and group: who may read it.
+    changed = info.st_ctime_ns if path.lower().endswith(NEVER_LINKED) else 0
+    return f"{path}\0{info.st_mode}\0{info.st_uid}\0{info.st_gid}\0{info.st_size}\0{info.st_mtime_ns}\0{changed}\0{info.st_ino}"
 
 
 def file_signature(path: Path) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -92,8 +93,10 @@ def check(project: Project) -> Outcome:
     catalog = load_catalog(project.catalog)
     outcome = Outcome(scan(project.resources, catalog))
     outcome.usage = read_logs(project, Settings.load(project.config_file))
-    # A county: each school's export is checked as the county build would read it.
-    _, outcome.problems = read_schools(project.resources, catalog, project.cache / "schools")
+    # A county: each school's export is checked as the county build would read it, unpacked into
+    # a folder of its own (a build may be using the cache's meanwhile: check takes no lock).
+    with tempfile.TemporaryDirectory(prefix="portal-check-") as store:
+        _, outcome.problems = read_schools(project.resources, catalog, Path(store))
     return outcome
 
 

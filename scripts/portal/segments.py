@@ -226,8 +226,7 @@ def _write_facets(state: State, docs: dict[str, Doc], catalog: Catalog, folder: 
         # Newest first, as differences from the number before (mostly 1: the base is numbered
         # in this order already).
         facets["order"] = ",".join(str(b - a) for a, b in zip([-1, *order], order))
-    index.write_gz(search / "facets.json.gz", facets)
-    index.write_gz(search / "columns.json.gz", columns)
+    index.write_facets(search, facets, columns)
 
 
 def _sizes(search: Path) -> dict[str, int]:

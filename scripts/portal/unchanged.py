@@ -2,8 +2,9 @@
 setting, page, theme, log or program changed since the last finished build.
 
 Everything a build reads is summed up by its file system signature (name, size, modification
-time, inode of every file: nothing is read), with the portal's code, the page generator's
-versions, the helper programs found and today's date (the usage pages count the last seven
+time, inode, owner of every file: nothing is read), with the portal's code and templates, the
+Python packages' versions, the page generator's, PORTAL_* settings, the helper programs found
+and today's date (the usage pages count the last seven
 days). When the sum equals the one stored by the last finished build and that build's site is
 still there, the build is skipped and its summary printed again.
 """
@@ -15,6 +16,7 @@ import hashlib
 import os
 import shutil
 import sys
+from importlib import metadata
 from pathlib import Path
 
 from .build import STAMP
@@ -36,7 +38,8 @@ def fingerprint(project: Project) -> str | None:
         builder = choose(project.config_file).fingerprint()
     except Exception:  # noqa: BLE001 - a broken mkdocs.yml or a missing builder: the build says so
         return None
-    parts = [code_fingerprint(), dt.date.today().isoformat(), sys.executable, os.environ.get("PORTAL_BUILDER", ""), builder,
+    parts = [code_fingerprint(), dt.date.today().isoformat(), sys.executable, builder, *_packages(),
+             *sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("PORTAL_")),
              str(shutil.which("ffmpeg")), str(shutil.which("soffice") or shutil.which("libreoffice"))]
     for folder in (project.resources, project.content, project.catalog, project.root / "overrides"):
         signature = tree_signature(folder) if folder.exists() else "absent"
@@ -46,6 +49,11 @@ def fingerprint(project: Project) -> str | None:
     for path in [project.config_file, *log_files(project.root, settings.access_logs)]:
         parts.append(file_signature(path) or f"{path} absent")
     return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _packages() -> list[str]:
+    """The Python packages this build runs with (an upgrade of pygal or pypdf changes pages)."""
+    return sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions())
 
 
 def last_summary(project: Project, current: str | None) -> str | None:

@@ -179,7 +179,7 @@ def unpack(path: Path, store: Path) -> Path:
     target = store / key
     if target.is_dir():
         return target
-    partial = store / f"{key}.partial"
+    partial = store / f"{key}.{os.getpid()}.partial"  # another process may be unpacking the same file
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     try:
@@ -193,7 +193,12 @@ def unpack(path: Path, store: Path) -> Path:
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    partial.rename(target)
+    try:
+        partial.rename(target)
+    except OSError:  # another process finished first: its copy is the same
+        shutil.rmtree(partial, ignore_errors=True)
+        if not target.is_dir():
+            raise
     return target
 
 
