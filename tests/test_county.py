@@ -206,7 +206,11 @@ def test_cases_are_attributed_and_searchable_by_school(county) -> None:
 
 
 def test_the_home_page_links_the_county(county) -> None:
-    assert 'href="county/"' in (county["centre"].site / "index.html").read_text(encoding="utf-8")
+    home = (county["centre"].site / "index.html").read_text(encoding="utf-8")
+    assert 'href="county/"' in home
+    # The centre has no submissions of its own: the home page speaks of the county, not of 0 成果.
+    assert "<strong>3</strong> 所学校" in home and "<strong>3</strong> 份公开案例" in home and "城西中学公开三" in home
+    assert "<strong>0</strong> 份成果" not in home
 
 
 # -- hostile and clashing exports ----------------------------------------------------------------
@@ -272,6 +276,10 @@ def test_hostile_exports_are_refused_by_name_and_never_stop_the_build(county, tm
     rewrite(west, drop / "坏统计.zip", {"school.json": school_json(west, terms=[{"term": T1, "accepted": -5}])})
     rewrite(west, drop / "压缩炸弹.zip", add={"showcase/bomb.txt": b"\0" * (40 * 1024 * 1024)})
     (drop / "不是压缩包.zip").write_bytes(b"PK\x03\x04 not really a zip")
+    with zipfile.ZipFile(drop / "文档改名.zip", "w") as renamed:  # a Word file renamed to .zip
+        renamed.writestr("_rels/.rels", "<Relationships/>")
+        renamed.writestr("word/document.xml", "<w:document/>")
+    rewrite(west, drop / "默认校名.zip", {"school.json": school_json(west, school="实验学校教学成果资源平台")})
     huge = drop / "超大目录"
     shutil.copytree(county["schools"]["南山小学"].showcase, huge / "showcase")
     (huge / "school.json").write_bytes(zipfile.ZipFile(county["zips"]["南山小学"]).read("school.json"))
@@ -286,6 +294,7 @@ def test_hostile_exports_are_refused_by_name_and_never_stop_the_build(county, tm
     expected = {
         "脚本校名.zip": "不允许的符号", "越界路径.zip": "路径不安全", "绝对路径.zip": "路径不安全", "链接.zip": "“showcase/link”是链接",
         "坏统计.zip": "“accepted”不是合理的人数或份数", "压缩炸弹.zip": "压缩炸弹", "不是压缩包.zip": "不是完整有效的 zip 文件",
+        "文档改名.zip": "不是县级导出文件（压缩包里没有 school.json）", "默认校名.zip": "平台的默认名称",
         "链接文件夹": "是一个链接", "坏目录.zip/showcase/catalog.json": "JSON 格式错误", "超大目录/showcase/catalog.json": "超过 64 MB",
     }
     assert set(reasons) == {f"_schools/{name}" for name in expected}, reasons
@@ -330,6 +339,7 @@ def test_make_check_names_a_refused_export_and_fails(county, tmp_path: Path) -> 
     assert result.returncode == 1, result.stdout
     assert "_schools/不是压缩包.zip" in result.stdout and "不是完整有效的 zip 文件" in result.stdout
     assert "_schools/南山.zip" not in result.stdout and "检查未通过" in result.stdout
+    assert "全县：收录 1 所学校的导出" in result.stdout and "1 个导出未收录" in result.stdout
     assert not (centre.cache / "schools").exists()  # check unpacks into a folder of its own: a build may be using the cache's
     (drop / "不是压缩包.zip").unlink()
     result = subprocess.run([sys.executable, "-m", "portal", "--root", str(centre.root), "check"], capture_output=True, text=True, env=env, timeout=600)
@@ -351,7 +361,7 @@ def test_a_county_briefing_places_county_totals_and_the_school_table(county) -> 
 # -- in a real browser ---------------------------------------------------------------------------
 
 
-COUNTY_PAGES = {"county": "county/", "term": f"county/terms/{T1}/", "school": "county/schools/{east}/"}
+COUNTY_PAGES = {"county": "county/", "term": f"county/terms/{T1}/", "school": "county/schools/{east}/", "home": ""}
 
 
 def county_url(county: dict[str, Any], name: str) -> str:
@@ -400,10 +410,12 @@ def test_the_county_showcase_shows_every_schools_public_cases(county) -> None:
     assert any(p.name == "教学设计.docx" for p in centre.showcase.rglob("*.docx"))
 
 
-def test_an_export_without_a_school_name_is_not_made(tmp_path: Path) -> None:
+@pytest.mark.parametrize("site_name", ["教学成果资源平台", None])  # the default, and the name the repository ships
+def test_an_export_without_a_school_name_is_not_made(tmp_path: Path, site_name: str | None) -> None:
     project = make_project(tmp_path / "school")
     text = project.config_file.read_text(encoding="utf-8")
-    project.config_file.write_text(re.sub(r"(?m)^site_name: .*$", "site_name: 教学成果资源平台", text), encoding="utf-8")
+    if site_name:
+        project.config_file.write_text(re.sub(r"(?m)^site_name: .*$", f"site_name: {site_name}", text), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(project.root / "scripts")}
     done = subprocess.run([sys.executable, "-m", "portal", "--root", str(project.root), "county-export"], env=env,
                           capture_output=True, text=True, timeout=120)

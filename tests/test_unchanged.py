@@ -40,6 +40,7 @@ def test_nothing_changed_builds_nothing_and_repeats_the_last_warnings(school) ->
     target = school.site.resolve()
     output = site(school.root)
     assert SKIPPED in output and "坏的" in output  # the refusal is still shown
+    assert "网站已生成到" not in output and "各阶段用时" not in output  # not the last build's timing, as if it were this one's
     assert school.site.resolve() == target and tree_digest(target) == live
 
 

@@ -53,8 +53,8 @@ def cmd_site(project: Project) -> int:
     inputs = unchanged.fingerprint(project)  # before anything is read: a change meanwhile builds again next time
     summary = unchanged.last_summary(project, inputs)
     if summary is not None:
-        print(summary, end="")
-        print(f"网站没有变化：成果、设置、页面、访问日志和程序都与上次生成时相同，未重新生成（用时 {time.monotonic() - started:.1f} 秒）。以上是上次生成时的提醒")
+        print("".join(line for line in summary.splitlines(keepends=True) if not line.startswith(("网站已生成到", "各阶段用时"))), end="")
+        print(f"网站没有变化：成果、设置、页面、访问日志和程序都与上次生成时相同，未重新生成（用时 {time.monotonic() - started:.1f} 秒）。以上是上次生成时的提醒和统计")
         return 0
     outcome = pipeline.build_site(project)
     with contextlib.redirect_stdout(io.StringIO()) as printed:
@@ -66,15 +66,19 @@ def cmd_site(project: Project) -> int:
 
 def _print_site_outcome(outcome: pipeline.Outcome, project: Project, started: float) -> None:
     _print_outcome(outcome, project, workbook=False)  # the workbook is make check's
-    if outcome.schools or (project.resources / "_schools").is_dir():
-        refused = len({p.path.split("/")[1] for p in outcome.problems if p.refused and p.path.startswith("_schools/")})
-        print(f"全县：收录 {len(outcome.schools)} 所学校的导出，共 {sum(outcome.schools.values())} 份公开案例"
-              + (f"；{refused} 个导出未收录，原因见上" if refused else "") + ("。全县页面：site/county/" if outcome.schools else "。"))
+    _print_county(outcome, project, "。全县页面：site/county/")
     cache = outcome.cache
     cached = f"，文档提取缓存命中 {cache.hits} / {cache.hits + cache.misses}" if cache else ""
     print(f"网站已生成到 site/，用时 {time.monotonic() - started:.1f} 秒，更新页面 {outcome.pages_changed} 个，沿用未变页面 {outcome.pages_reused} 个{cached}")
     names = {"intake": "读取", "usage": "访问日志", "extract": "提取", "generate": "生成页面", "mkdocs": "渲染页面", "pages": "写入页面", "index": "搜索索引"}
     print("各阶段用时：" + "，".join(f"{names[k]} {v:.1f} 秒" for k, v in outcome.seconds.items()))
+
+
+def _print_county(outcome: pipeline.Outcome, project: Project, where: str) -> None:
+    if outcome.schools or (project.resources / "_schools").is_dir():
+        refused = len({p.path.split("/")[1] for p in outcome.problems if p.refused and p.path.startswith("_schools/")})
+        print(f"全县：收录 {len(outcome.schools)} 所学校的导出，共 {sum(outcome.schools.values())} 份公开案例"
+              + (f"；{refused} 个导出未收录，原因见上" if refused else "") + (where if outcome.schools else "。"))
 
 
 def cmd_showcase(project: Project, archive: bool) -> int:
@@ -95,10 +99,11 @@ def cmd_showcase(project: Project, archive: bool) -> int:
 
 def cmd_county_export(project: Project) -> int:
     from .county.export import county_export, school_name
-    from .county.schools import DEFAULT_NAME
+    from .county.schools import DEFAULT_NAMES
 
-    if school_name(Settings.load(project.config_file)) == DEFAULT_NAME:
-        print(f"校名还是平台的默认名称“{DEFAULT_NAME}”，县里分不出是哪所学校，会拒收。请在 mkdocs.yml 的 extra.portal 下写上 school: 校名（或改 site_name）后重新运行。",
+    name = school_name(Settings.load(project.config_file))
+    if name in DEFAULT_NAMES:
+        print(f"校名还是平台的默认名称“{name}”，县里分不出是哪所学校，会拒收。请在 mkdocs.yml 的 extra.portal 下写上 school: 校名（或改 site_name）后重新运行。",
               file=sys.stderr)
         return 1
     started = time.monotonic()
@@ -134,6 +139,7 @@ def cmd_wechat(project: Project) -> int:
 def cmd_check(project: Project, term: str | None) -> int:
     outcome = pipeline.check(project)
     _print_outcome(outcome, project, term)
+    _print_county(outcome, project, "。")
     if outcome.intake.refused:
         print("检查未通过：有成果未能发布，请按上面的说明修改后重新提交。")
         return 1

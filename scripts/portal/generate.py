@@ -380,6 +380,7 @@ def generate(
         teachers=len({a for r in records for a in r.authors}),
         points_covered=len(site.by["points"]),
         county=bool(county),
+        county_summary=_county_summary(county) if county and not showcase else None,
         popular=[row.record for row in most_viewed(records, usage, HOME_LIST, recent=True)] if usage and not showcase else [],
     )
     search = env.get_template("search.html").render(root=url_to("search/index", "index"))
@@ -397,6 +398,13 @@ def generate(
     shells = writer.write_shells()
     writer.remove_leftovers()
     return Generated(writer, writer.html_pages, shells, problems)
+
+
+def _county_summary(county: list[School]) -> dict[str, Any]:
+    """What a county portal's home page says first: its schools and their public cases."""
+    cases = [r for school in county for r in school.cases]
+    return {"schools": len(county), "cases": len(cases), "covered": len({c for r in cases for c in r.competencies}),
+            "newest": newest_first(cases)[:HOME_LIST]}
 
 
 def _key(*inputs: object) -> str:

@@ -96,7 +96,8 @@ def check(project: Project) -> Outcome:
     # A county: each school's export is checked as the county build would read it, unpacked into
     # a folder of its own (a build may be using the cache's meanwhile: check takes no lock).
     with tempfile.TemporaryDirectory(prefix="portal-check-") as store:
-        _, outcome.problems = read_schools(project.resources, catalog, Path(store))
+        schools, outcome.problems = read_schools(project.resources, catalog, Path(store))
+    outcome.schools = {s.name: len(s.cases) for s in schools}
     return outcome
 
 

@@ -42,6 +42,8 @@ MAX_SCHOOL_JSON = 4 * 1024 * 1024
 MAX_TERMS = 40
 MAX_NAME = 60
 DEFAULT_NAME = "教学成果资源平台"  # Settings' default site_name: not a school's name
+# Nor is the site_name the repository ships with: a school that never named itself.
+DEFAULT_NAMES = (DEFAULT_NAME, "实验学校教学成果资源平台")
 FORBIDDEN = set("<>&\"'`{}\\/$=")
 CASE_PREFIX = "s"
 AGAIN = "请学校用 make county-export 重新导出后上传"
@@ -78,7 +80,7 @@ def _name(value: Any) -> str:
         raise BadExport(f"校名为空或超过 {MAX_NAME} 个字")
     if any(c in FORBIDDEN or not c.isprintable() for c in name):
         raise BadExport(f"校名“{name[:MAX_NAME]}”含有不允许的符号（如 < > & 引号 斜杠）")
-    if name == DEFAULT_NAME:
+    if name in DEFAULT_NAMES:
         raise BadExport("校名是平台的默认名称，分不出是哪所学校：请学校在 mkdocs.yml 的 extra.portal.school 写上校名后重新导出")
     return name
 
@@ -122,6 +124,8 @@ def _checked_members(archive: zipfile.ZipFile) -> list[tuple[zipfile.ZipInfo, st
     members = archive.infolist()
     if len(members) > MAX_MEMBERS:
         raise BadExport(f"压缩包里有 {len(members)} 个文件（上限 {MAX_MEMBERS}）")
+    if not any(m.filename == SCHOOL_FILE for m in members):  # a Word file renamed, a zip of something else
+        raise BadExport(f"不是县级导出文件（压缩包里没有 {SCHOOL_FILE}）：请放入学校 make county-export 生成的 county-export.zip")
     checked: list[tuple[zipfile.ZipInfo, str]] = []
     seen: set[str] = set()
     total = 0
@@ -189,7 +193,7 @@ def unpack(path: Path, store: Path) -> Path:
         shutil.rmtree(partial, ignore_errors=True)
         if isinstance(error, BadExport):
             raise
-        raise BadExport(f"不是完整有效的 zip 文件（{type(error).__name__}）") from error
+        raise BadExport("不是完整有效的 zip 文件（可能还没有上传完，或上传时出错）：上传完成后重新生成；仍然如此时请学校重新导出并上传") from error
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
