@@ -69,6 +69,9 @@ EXCERPT_CHARS = 240
 # Aim for shards of about this many postings: small enough that a query's few shards stay far
 # under 100 KB, few enough files that the site stays easy to copy.
 POSTINGS_PER_SHARD = 6000
+# At most this many shards a family: a county of 100,000 cases has some 100 million postings of
+# all text, and 4,096 shards of 30,000 postings made a query fetch 60-100 KB a term.
+MAX_SHARDS = 32768
 FACETS = ("subject", "grade", "type", "term", "group", "school")
 # Result entries per file: a page of 20 results fetches at most 20 small files, and a site of
 # 10,000 resources has 2,500 of them instead of 10,000 (files cost most to write and to copy).
@@ -186,7 +189,7 @@ class Postings:
 
     def shards(self) -> tuple[int, Iterator[tuple[int, dict[str, str]]]]:
         count = 1
-        while count * POSTINGS_PER_SHARD < self.size and count < 4096:
+        while count * POSTINGS_PER_SHARD < self.size and count < MAX_SHARDS:
             count *= 2
         grouped: dict[int, dict[str, str]] = defaultdict(dict)
         for term, ids in sorted(self.table.items()):  # the same bytes for the same index, whatever the hash seed
