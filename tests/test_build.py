@@ -279,12 +279,12 @@ def test_a_withdrawn_submission_leaves_both_site_copies(tmp_path: Path) -> None:
     write_meta(project.resources / T1 / "留下", {**meta, "title": "留下的成果"})
     for _ in range(2):
         pipeline.build_site(project)
-    slots = sorted((project.work / "sites").iterdir())
+    slots = sorted(p for p in (project.work / "sites").iterdir() if p.is_dir())
     assert len(slots) == 2 and all((s / "r" / f"{T1}-撤回" / "files").is_dir() for s in slots)
     for path in folder.iterdir():
         path.unlink()
     folder.rmdir()
-    (slots[0] / ".portal-files.json").unlink()  # this copy is pruned by walking it
+    slots[0].with_name(f"{slots[0].name}.files.json").unlink()  # this copy is pruned by walking it
     for _ in range(2):
         pipeline.build_site(project)
         assert not (project.site / "r" / f"{T1}-撤回").exists()

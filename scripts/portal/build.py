@@ -149,7 +149,7 @@ def require_pages(site: Path, paths: Iterable[str], builder: Builder) -> None:
         raise BuilderError(f"用 {builder.label} 生成的网站缺少 {len(missing)} 个页面（如 {missing[0]}），网站没有更新")
 
 
-KEEP = ("assets/", "search/", "404.html", "sitemap.xml", "sitemap.xml.gz", STAMP, MANIFEST, ".portal-files.json")
+KEEP = ("assets/", "search/", "404.html", "sitemap.xml", "sitemap.xml.gz", STAMP, MANIFEST)
 
 
 def prune(slot: Path, wanted: set[str]) -> int:
@@ -159,20 +159,22 @@ def prune(slot: Path, wanted: set[str]) -> int:
     is kept in the slot, so that next time only the difference is looked at, not 10,000 folders."""
     listed = _listed(slot)
     removed = _prune_walking(slot, wanted) if listed is None else _prune_listed(slot, listed - wanted)
-    partial = slot / f".{FILES}.tmp"
+    partial = _files_list(slot).with_suffix(".tmp")
     partial.write_text(json.dumps(sorted(wanted), ensure_ascii=False), encoding="utf-8", errors="surrogateescape")
-    partial.replace(slot / FILES)
+    partial.replace(_files_list(slot))
     return removed
 
 
-# What a finished build left in its slot (besides KEEP): in a slot that `open_slot` found
-# reusable, nothing else is there (a build that did not finish leaves the slot to be cleared).
-FILES = ".portal-files.json"
+def _files_list(slot: Path) -> Path:
+    """What a finished build left in `slot` (besides KEEP), kept beside it (not in the site: it
+    names every file). In a slot that `open_slot` found reusable nothing else is there; one it
+    did not is emptied, so a list that says more only costs a few missing files to unlink."""
+    return slot.with_name(f"{slot.name}.files.json")
 
 
 def _listed(slot: Path) -> set[str] | None:
     try:
-        listed = json.loads((slot / FILES).read_text(encoding="utf-8", errors="surrogateescape"))
+        listed = json.loads(_files_list(slot).read_text(encoding="utf-8", errors="surrogateescape"))
     except (OSError, ValueError):
         return None
     return set(listed) if isinstance(listed, list) else None
