@@ -329,6 +329,11 @@ def result_entry(record: Record, extracted: Extracted | None, body: list[str]) -
     return entry
 
 
+def result_files(documents: int) -> range:
+    """The numbers of the result files that `documents` numbered documents fill."""
+    return range((documents + DOCS_PER_FILE - 1) // DOCS_PER_FILE)
+
+
 def write_docs(folder: Path, entries: dict[int, dict[str, object] | None], files: Iterable[int]) -> None:
     """Write the result files numbered `files` from `entries` (document number -> entry; a number
     without a live document is null)."""
@@ -382,7 +387,7 @@ def build_index(records: list[Record], extracted: dict[str, Extracted], catalog:
         body = body_fields(found or Extracted())
         add_terms(families, doc, record_terms(record, meta, body, memo))
         entries[doc] = result_entry(record, found, body)
-    write_docs(folder, entries, range((len(ordered) + DOCS_PER_FILE - 1) // DOCS_PER_FILE))
+    write_docs(folder, entries, result_files(len(ordered)))
     counts, sizes = write_postings(folder, families)
     facets, columns = facet_table(list(ordered), catalog)
     facets["shards"] = counts

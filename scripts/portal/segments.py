@@ -28,7 +28,7 @@ from pathlib import Path
 from . import index
 from .catalog import Catalog
 from .extract import Extracted
-from .index import DOCS_PER_FILE, Postings, add_terms, empty_families, result_entry, write_docs, write_postings
+from .index import DOCS_PER_FILE, add_terms, empty_families, result_entry, result_files, write_docs, write_postings
 from .memo import Memo
 from .model import Record, json_text, newest_first
 
@@ -149,7 +149,7 @@ def _whole(docs: dict[str, Doc], catalog: Catalog, folder: Path, memo_file: Path
         entries[number] = doc.entry
         state.docs[record.id] = (number, doc.key)
     memo.save()
-    write_docs(search, entries, range(_files(len(ordered))))
+    write_docs(search, entries, result_files(len(ordered)))
     state.shards, _ = write_postings(search, families)
     state.base_n = state.next_doc = len(ordered)
     state.singles = index.single_characters(families["d"].table)
@@ -199,10 +199,6 @@ def _apply(state: State, plan: Plan, docs: dict[str, Doc], folder: Path) -> None
 
 def _live_numbers(state: State) -> set[int]:
     return {number for number, _ in state.docs.values()}
-
-
-def _files(count: int) -> int:
-    return (count + DOCS_PER_FILE - 1) // DOCS_PER_FILE
 
 
 def _write_facets(state: State, docs: dict[str, Doc], catalog: Catalog, folder: Path) -> None:

@@ -17,7 +17,6 @@ import os
 import shutil
 import sys
 from importlib import metadata
-from pathlib import Path
 
 from .build import STAMP
 from .builders import choose
