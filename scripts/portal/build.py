@@ -20,6 +20,7 @@ from typing import Any
 from .builders import Builder, BuilderError, choose
 from .chrome import MANIFEST, SHELLS, HtmlPage
 from .extract import Extracted
+from .memo import code_fingerprint
 from .model import Record
 
 
@@ -55,11 +56,10 @@ def theme_fingerprint(root: Path, config_file: Path, builder: str) -> str:
     `builder`, the builder's own fingerprint (its name and versions)."""
     from importlib.metadata import version
 
-    digest = hashlib.sha256(config_file.read_bytes())
-    package = Path(__file__).parent
-    for folder, pattern in ((root / "overrides", "*"), (package / "templates", "*"), (package, "*.py")):
-        for path in sorted(p for p in folder.rglob(pattern) if p.is_file()):
-            digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
+    digest = hashlib.sha256(config_file.read_bytes() + code_fingerprint().encode())  # our code and templates, as loaded
+    folder = root / "overrides"
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
     digest.update(f"{builder} {version('pygal')}".encode())
     return digest.hexdigest()
 
