@@ -207,7 +207,7 @@ def test_pages_put_into_shells_are_byte_identical_to_pages_mkdocs_renders(built,
     from portal import chrome
     from portal.build import docs_pages, mkdocs_site
     from portal.catalog import load_catalog
-    from portal.chrome import fill_pages, read_shells, write_sitemap
+    from portal.chrome import FILL_TOKEN, directory_url, fill_pages, fill_rendered, read_shells, write_sitemap
     from portal.extract import Cache, extract
     from portal.generate import generate
     from portal.intake import scan
@@ -228,20 +228,25 @@ def test_pages_put_into_shells_are_byte_identical_to_pages_mkdocs_renders(built,
     monkeypatch.setattr(chrome, "PARALLEL_PAGES", 2)  # the fixture's hundred pages, shared among helpers
     filled = fill_pages(tmp_path / "shells", made.pages, read_shells(tmp_path / "shells", made.shells))
     assert len(filled.written) == len(made.pages)
+    # The pages MkDocs renders got a token for a body; the build puts their bodies in afterwards.
+    assert {"index", "search/index", "subjects/index"} <= set(made.fills)
+    assert fill_rendered(tmp_path / "shells", tmp_path / "shells", made.fills) == len(made.fills)
     every_page = settings.nav | {p.path for p in made.pages}
-    whole = generate(records, extracted, catalog, tmp_path / "docs-whole", project.content, None, settings, nav=every_page)
+    whole = generate(records, extracted, catalog, tmp_path / "docs-whole", project.content, None, settings, nav=every_page, fill=False)
     assert not whole.pages  # MkDocs renders every page itself here
     mkdocs_site(config, tmp_path / "docs-whole", tmp_path / "whole")
 
     kinds = {p.path.split("/")[0] for p in made.pages}
     assert {"r", "subjects", "points", "groups", "terms", "types", "stats"} <= kinds and len(made.pages) > 80
     assert any(p.title == XSS_TITLE for p in made.pages)
-    for generated in made.pages:
-        shell_made = (tmp_path / "shells" / generated.output).read_text(encoding="utf-8")
-        assert shell_made == (tmp_path / "whole" / generated.output).read_text(encoding="utf-8"), generated.path
+    outputs = [p.output for p in made.pages] + [directory_url(path) + "index.html" for path in made.fills]
+    for output in outputs:
+        shell_made = (tmp_path / "shells" / output).read_text(encoding="utf-8")
+        assert shell_made == (tmp_path / "whole" / output).read_text(encoding="utf-8"), output
     sample = (tmp_path / "shells" / f"r/{T1}-钟表/index.html").read_text(encoding="utf-8")
     assert f'<link rel="canonical" href="https://school.example/资源/r/{quote(T1)}-' in sample
-    assert "PortalShell" not in sample and not list((tmp_path / "shells").rglob("_portal~shell"))
+    assert "PortalShell" not in sample and FILL_TOKEN not in (tmp_path / "shells" / "index.html").read_text(encoding="utf-8")
+    assert not list(project.site.rglob("_portal~shell")) and not list(project.site.rglob("*PortalShell*"))  # the shells stay in the scratch folder
     # The sitemap lists the same pages as MkDocs' own would, and no shell.
     write_sitemap(tmp_path / "shells", made.pages, settings.site_url, docs_pages(tmp_path / "docs-shells"))
 

@@ -92,13 +92,37 @@ def close_slot(slot: Path, theme: str, stamp: Path | None = None) -> None:
     (stamp or slot / STAMP).write_text(json.dumps({"theme": theme}), encoding="utf-8")
 
 
-def render(builder: Builder, config_file: Path, docs: Path, scratch: Path, theme: str, **overrides: Any) -> None:
+def render(builder: Builder, config_file: Path, docs: Path, scratch: Path, theme: str, **overrides: Any) -> bool:
     """The builder renders into `scratch`, a folder of its own that it may clean as it likes;
-    what it rendered before is reused when the theme is the same and its last build finished."""
+    what it rendered before is reused when the theme is the same and its last build finished.
+    When the docs folder too is as it was then (after a new submission, usually: generated pages'
+    bodies are put in afterwards, see chrome.fill_rendered), the builder is not run at all.
+    Returns whether it ran."""
     stamp = scratch.with_name(scratch.name + ".json")  # beside it: a builder may delete what it did not write
+    state = {"theme": theme, "docs": tree_digest(docs), "overrides": json.dumps(overrides, ensure_ascii=False, sort_keys=True, default=str)}
+    if scratch.is_dir() and _stamp(stamp) == state:
+        return False
     reusable = open_slot(scratch, theme, stamp)
     mkdocs_site(config_file, docs, scratch, dirty=reusable, builder=builder, **overrides)
-    close_slot(scratch, theme, stamp)
+    stamp.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
+    return True
+
+
+def _stamp(path: Path) -> object:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def tree_digest(folder: Path) -> str:
+    """Names, sizes and modification times of every file under `folder` (tens of files: the
+    builder's docs folder), as one digest."""
+    rows = []
+    for path in folder.rglob("*"):
+        info = path.lstat()
+        rows.append(f"{path.relative_to(folder).as_posix()}\0{info.st_mode}\0{info.st_size}\0{info.st_mtime_ns}")
+    return hashlib.sha256("\n".join(sorted(rows)).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 # A builder's files not copied: the sitemap (the portal writes it from its own page list) and
@@ -106,18 +130,21 @@ def render(builder: Builder, config_file: Path, docs: Path, scratch: Path, theme
 OWN_FILES = ("sitemap.xml", "sitemap.xml.gz", "search.json")
 
 
-def copy_rendered(scratch: Path, slot: Path, pages: set[str]) -> set[str]:
+def copy_rendered(scratch: Path, slot: Path, pages: set[str], filled: Iterable[str] = ()) -> set[str]:
     """Copy what the builder rendered into the slot, where it differs: the pages in `pages` and
     the theme's files, but no shell (read by chrome.py), none of OWN_FILES and no page whose
-    Markdown is gone (a dirty build leaves those in `scratch`: they are removed). Returns the paths copied or already in place, relative to the slot."""
+    Markdown is gone (a dirty build leaves those in `scratch`: they are removed), and none of
+    `filled` (pages whose body chrome.fill_rendered puts in). Returns the paths copied or already
+    in place, relative to the slot."""
     placed: set[str] = set()
+    skipped = set(filled)
     for folder, subfolders, files in os.walk(scratch):
         subfolders[:] = [d for d in subfolders if d != SHELLS]
         relative = os.path.relpath(folder, scratch).replace(os.sep, "/")
         prefix = "" if relative == "." else relative + "/"
         for name in files:
             path = prefix + name
-            if path in OWN_FILES:
+            if path in OWN_FILES or path in skipped:
                 continue
             source = Path(folder, name)
             if name.endswith(".html") and path not in pages and path != "404.html":
@@ -144,7 +171,8 @@ def copy_changed(source: Path, target: Path) -> None:
 def require_pages(site: Path, paths: Iterable[str], builder: Builder) -> None:
     """Fail, instead of publishing a site with holes, when a page the portal generated or the
     builder should have rendered is not in `site`."""
-    missing = sorted(path for path in paths if not (site / path).is_file())
+    root = str(site)
+    missing = sorted(path for path in paths if not os.path.isfile(os.path.join(root, path)))
     if missing:
         raise BuilderError(f"用 {builder.label} 生成的网站缺少 {len(missing)} 个页面（如 {missing[0]}），网站没有更新")
 
@@ -277,6 +305,8 @@ def add_attachments(records: list[Record], extracted: dict[str, Extracted], out:
     it (previews, playable videos, posters, captions) at `r/<id>/media/<name>`. Links already in
     place from an earlier build are kept."""
     for record in records:
+        if not record.attachments:
+            continue  # nothing derived either: what is derived comes from attachments
         page = out / "r" / record.id
         for attachment in record.attachments:
             try:

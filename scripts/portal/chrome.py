@@ -19,7 +19,6 @@ import gzip
 import hashlib
 import json
 import os
-import shutil
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -80,6 +79,8 @@ def shape_of(path: str, nav: frozenset[str]) -> Shape | None:
     if path in nav or path in FRAME_LINKS:
         return None
     segments = directory_url(path).strip("/").split("/")
+    if segments[0] not in _first_segments(nav):  # shares no folder with any link (every r/<id>/)
+        return "", len(segments)
     shared = 0
     for other in _link_segments(nav):
         common = 0
@@ -94,6 +95,11 @@ def shape_of(path: str, nav: frozenset[str]) -> Shape | None:
 @functools.cache
 def _link_segments(nav: frozenset[str]) -> list[list[str]]:
     return [directory_url(item).strip("/").split("/") for item in sorted(nav | FRAME_LINKS)]
+
+
+@functools.cache
+def _first_segments(nav: frozenset[str]) -> frozenset[str]:
+    return frozenset(segments[0] for segments in _link_segments(nav))
 
 
 def shell_path(shape: Shape) -> str:
@@ -163,7 +169,8 @@ def url_forms(url: str) -> tuple[str, ...]:
 
 
 def read_shells(site: Path, paths: dict[Shape, str]) -> dict[Shape, Shell]:
-    """The shells the builder rendered into `site`, parsed; their files are then removed from it."""
+    """The shells the builder rendered into `site` (its scratch folder, where they stay: they
+    are never copied into the site), parsed."""
     shells = {}
     for shape, path in paths.items():
         url = directory_url(path)
@@ -171,9 +178,46 @@ def read_shells(site: Path, paths: dict[Shape, str]) -> dict[Shape, Shell]:
         if not page.is_file():
             raise FileNotFoundError(2, "页面生成器没有生成页面外框", str(page))
         shells[shape] = Shell.parse(page.read_text(encoding="utf-8"), url_forms(url))
-    for prefix, _ in paths:
-        shutil.rmtree(site / prefix / SHELLS, ignore_errors=True)
     return shells
+
+
+# The body of a page the builder renders, until the build puts the page's own body in its place
+# (generate.Writer.filled): one raw HTML block, which Markdown hands back untouched. It holds an
+# <h1> when the body does: the theme adds the page's title as an <h1> to a page without one.
+FILL_TOKEN = "PORTAL-FILL-BODY-2f9c"
+
+
+def fill_token(body: str) -> str:
+    inner = f"<h1>{FILL_TOKEN}</h1>" if "<h1" in body else FILL_TOKEN
+    return f'<div class="portal-fill">{inner}</div>'
+
+
+def fill_rendered(scratch: Path, out: Path, fills: dict[str, str], live: Path | None = None) -> int:
+    """Write into `out` each page of `fills` (docs path without `.md` -> body) as the builder
+    rendered it into `scratch`, with its body put in place of FILL_TOKEN; only pages whose text
+    differs from `out`'s are written. Returns how many differ from `live`'s (what visitors see
+    change)."""
+    changed = 0
+    for path, body in fills.items():
+        relative = directory_url(path) + "index.html"
+        rendered = (scratch / relative).read_text(encoding="utf-8")
+        token = fill_token(body)
+        if rendered.count(token) != 1:
+            raise ValueError(f"页面生成器改动了页面 {relative} 的正文占位，无法填入正文")
+        html = rendered.replace(token, body, 1)
+        if _text(out / relative) != html:
+            (out / relative).parent.mkdir(parents=True, exist_ok=True)
+            (out / relative).write_text(html, encoding="utf-8")
+        if live is None or _text(live / relative) != html:
+            changed += 1
+    return changed
+
+
+def _text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 @dataclass
@@ -210,7 +254,8 @@ def fill_pages(site: Path, pages: list[HtmlPage], shells: dict[Shape, Shell]) ->
     old = read_manifest(site)
     keys = {page.path: f"{page.key}:{shells[page.shape].digest}" for page in pages}
     # A page the manifest lists but the slot lacks (something deleted it) is written again.
-    stale = [page for page in pages if old.get(page.path) != keys[page.path] or not os.path.isfile(site / page.output)]
+    root = str(site)
+    stale = [page for page in pages if old.get(page.path) != keys[page.path] or not os.path.isfile(os.path.join(root, page.output))]
     helpers = min(os.cpu_count() or 1, 8) - 1 if len(stale) >= PARALLEL_PAGES else 0
     shares = [stale[number :: helpers + 1] for number in range(helpers + 1)]
     started = [forks.start(_write_pages, site, share, shells) for share in shares[1:]]

@@ -26,6 +26,7 @@ import re
 import shutil
 import sqlite3
 import threading
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -42,7 +43,8 @@ from tqdm import tqdm
 from . import documents, pages, video
 from .catalog import Catalog
 from .forks import Isolated, frozen_heap, isolated, warm_up
-from .model import Attachment, Problem, Record
+from .memo import Memo
+from .model import FILES_DIGEST, Attachment, Problem, Record
 
 # Bump a kind's version when its output changes, so artefacts made by older code are not reused.
 VERSIONS = {"body": "1", "text": "4", "preview": "2", "modern": "2", "probe": "3", "published": "1", "playable": "2", "poster": "2", "captions": "2", "sheets": "1"}
@@ -85,6 +87,24 @@ class Cache:
     _rows: dict[str, dict[str, tuple[bool, str]]] = field(default_factory=dict)  # kind -> digest -> stored row
     _locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)  # artefacts being made
     _adopted: set[tuple[str, str]] = field(default_factory=set)  # made in a batch this build (counted as misses)
+    lookups: dict[str, int] = field(default_factory=dict)  # record id -> lookups made for it (see `working_on`)
+    _current: threading.local = field(default_factory=threading.local)
+
+    @contextlib.contextmanager
+    def working_on(self, record_id: str) -> Iterator[None]:
+        """Lookups made in this thread meanwhile are counted for the record (ExtractMemo says
+        as many hits when it stands in for them)."""
+        self._current.record = record_id
+        try:
+            yield
+        finally:
+            self._current.record = None
+
+    def _looked_up(self) -> None:
+        record = getattr(self._current, "record", None)
+        if record is not None:
+            with self._lock:
+                self.lookups[record] = self.lookups.get(record, 0) + 1
 
     # -- digests --
     def _memo_path(self) -> Path:
@@ -177,6 +197,7 @@ class Cache:
             return self._text(kind, digest, make)
 
     def _text(self, kind: str, digest: str, make: Callable[[], str]) -> str:
+        self._looked_up()
         found = self._stored(kind, digest)
         if found is None:
             self.misses += 1
@@ -230,6 +251,7 @@ class Cache:
             self._adopted.add((kind, digest))
 
     def _artefact(self, kind: str, digest: str, suffix: str, make: Callable[[Path], None]) -> Path:
+        self._looked_up()
         base, done, failed = self._paths(kind, digest, suffix)
         if done.exists():
             if (kind, digest) in self._adopted:
@@ -640,10 +662,17 @@ def _render_bodies(sources: list[tuple[str, str, list[str]]], cache: Cache, pars
     return {key: made for (key, _, _), made in zip(missing, rendered)}
 
 
+def _view_of(record: Record, attachment: Attachment, index: int, cache: Cache, catalog: Catalog, tools: Tools, parsers: Parsers) -> tuple[FileView, list[Problem]]:
+    """`_view` in a worker thread, its cache lookups counted for the record."""
+    with cache.working_on(record.id):
+        return _view(record, attachment, index, cache, catalog, tools, parsers)
+
+
 def _body(record: Record, source: tuple[str, str, list[str]], fresh: dict[str, tuple[bool, str]], cache: Cache, problems: list[Problem]) -> str:
     key, text, names = source
     if key in fresh:
         cache.misses += 1
+        cache.lookups[record.id] = cache.lookups.get(record.id, 0) + 1
         ok, value = fresh[key]
     else:
         try:
@@ -739,15 +768,51 @@ def _convert_in_batches(conversions: dict[str, list[tuple[str, str, str, Path]]]
             list(pool.map(run, batches))
 
 
-def extract(records: list[Record], cache: Cache, catalog: Catalog, tools: Tools | None = None, workers: int | None = None) -> tuple[dict[str, Extracted], list[Problem]]:
+class ExtractMemo(Memo):
+    """Each submission's extracted content and warnings, by the digest intake gave the record
+    (the signature of its files, our code and the catalog) and the helpers this machine has: an
+    unchanged submission's 3 to 10 cache lookups become one. A remembered result is used only
+    while every file it publishes from the cache is still there."""
+
+    def __init__(self, path: Path | None, tools: Tools):
+        super().__init__(path, f"extracted 2 {json.dumps(VERSIONS, sort_keys=True)} {tools!r}")
+
+    def recall(self, record: Record) -> tuple[Extracted, list[Problem], int] | None:
+        """The record's content, warnings and how many cache lookups it took."""
+        if not record.digest.startswith(FILES_DIGEST):
+            return None
+        found: tuple[Extracted, list[Problem], int] | None = self.get(Memo.key(record.digest))
+        if found is None or not all(os.path.isfile(p.source) for view in found[0].files.values() for p in view.published()):
+            return None
+        return found
+
+    def keep(self, record: Record, extracted: Extracted, problems: list[Problem], lookups: int) -> None:
+        if record.digest.startswith(FILES_DIGEST):
+            self.put(Memo.key(record.digest), (extracted, problems, lookups))
+
+
+def extract(records: list[Record], cache: Cache, catalog: Catalog, tools: Tools | None = None, workers: int | None = None,
+            memo: ExtractMemo | None = None) -> tuple[dict[str, Extracted], list[Problem]]:
     """Derive every page's extra content. Conversions run side by side in threads (they are
     ffmpeg and LibreOffice processes, or FFmpeg's libraries); pure-Python parsing in worker processes when there is
     much of it (`Parsers`). Results are collected in a stable order. Stopped with Ctrl+C or
-    SIGTERM, it leaves no LibreOffice or ffmpeg running."""
+    SIGTERM, it leaves no LibreOffice or ffmpeg running. With `memo`, unchanged submissions'
+    results are taken from it and the others' put in it (saving it is the caller's)."""
     gone = drop_vanished(records)
+    tools = tools or Tools.detect()
+    known = {r.id: found for r in records if memo is not None and (found := memo.recall(r)) is not None}
+    todo = [r for r in records if r.id not in known]
+    cache.hits += sum(lookups for _, _, lookups in known.values())
     with documents.programs_stop_with_build():
-        extracted, problems = _extract(records, cache, catalog, tools, workers)
-    return extracted, gone + problems
+        extracted, by_record = _extract(todo, cache, catalog, tools, workers)
+    problems = missing_tool_notes(tools, records)
+    for record in records:
+        result, found, lookups = known[record.id] if record.id in known else (extracted[record.id], by_record.get(record.id, []), cache.lookups.get(record.id, 0))
+        extracted[record.id] = result
+        problems.extend(found)
+        if memo is not None:
+            memo.keep(record, result, found, lookups)
+    return {r.id: extracted[r.id] for r in records}, gone + problems
 
 
 def drop_vanished(records: list[Record]) -> list[Problem]:
@@ -763,13 +828,14 @@ def drop_vanished(records: list[Record]) -> list[Problem]:
             if attachment not in present:
                 problems.append(_warn(record, attachment, "文件在生成网站时被删除或移动，本次未发布；放回原处后会在下次生成时发布"))
         record.attachments[:] = present
+        record.digest = ""  # no longer what its files' signature says
     return problems
 
 
-def _extract(records: list[Record], cache: Cache, catalog: Catalog, tools: Tools | None, workers: int | None) -> tuple[dict[str, Extracted], list[Problem]]:
-    tools = tools or Tools.detect()
+def _extract(records: list[Record], cache: Cache, catalog: Catalog, tools: Tools, workers: int | None) -> tuple[dict[str, Extracted], dict[str, list[Problem]]]:
+    """Each record's extracted content and its own warnings."""
     results = {r.id: Extracted() for r in records}
-    problems: list[Problem] = missing_tool_notes(tools, records)
+    problems: dict[str, list[Problem]] = defaultdict(list)
     bodies = {r.id: _body_source(r) for r in records if r.body_markdown and r.body_markdown.strip()}
     jobs = [(record, index, attachment) for record in records for index, attachment in enumerate(record.attachments)]
     new = sum(1 for key, _, _ in bodies.values() if not cache.has("body", key)) + sum(1 for _, _, a in jobs if _needs_reading(a, cache, tools))
@@ -782,12 +848,13 @@ def _extract(records: list[Record], cache: Cache, catalog: Catalog, tools: Tools
         fresh = _render_bodies(list(bodies.values()), cache, parsers)
         for record in records:
             if record.id in bodies:
-                results[record.id].body_html = _body(record, bodies[record.id], fresh, cache, problems)
+                with cache.working_on(record.id):
+                    results[record.id].body_html = _body(record, bodies[record.id], fresh, cache, problems[record.id])
         found: dict[tuple[str, int], tuple[FileView, list[Problem]]] = {}
         # Threads mostly wait (on ffmpeg, LibreOffice, the parser processes): two per core keep the cores busy.
         with ThreadPoolExecutor(max_workers=workers or 2 * (os.cpu_count() or 1)) as pool:
             futures: dict[Future[tuple[FileView, list[Problem]]], tuple[str, int]] = {
-                pool.submit(_view, record, attachment, index, cache, catalog, tools, parsers): (record.id, index)
+                pool.submit(_view_of, record, attachment, index, cache, catalog, tools, parsers): (record.id, index)
                 for record, index, attachment in jobs
             }
             progress = tqdm(as_completed(futures), total=len(futures), desc="处理附件", unit="个", disable=None, leave=False)
@@ -804,8 +871,9 @@ def _extract(records: list[Record], cache: Cache, catalog: Catalog, tools: Tools
         for index, attachment in enumerate(record.attachments):
             view, file_problems = found[(record.id, index)]
             views[attachment.name] = view
-            problems.extend(file_problems)
-        _attach_captions(record, views, cache, problems)
+            problems[record.id].extend(file_problems)
+        with cache.working_on(record.id):
+            _attach_captions(record, views, cache, problems[record.id])
         results[record.id].files = views
     cache.save()
     return results, problems

@@ -20,7 +20,7 @@ import re
 import shutil
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -34,10 +34,10 @@ from .briefings import BRIEFINGS, FEED, Charts, atom_feed, read_briefings, rende
 from .catalog import Catalog
 from .county.pages import briefing_values, county_pages
 from .county.schools import School
-from .chrome import BODY, TITLE, HtmlPage, Shape, shape_of, shell_paths
+from .chrome import BODY, TITLE, HtmlPage, Shape, fill_token, shape_of, shell_paths
 from .extract import Extracted
 from .index import card_poster
-from .model import Problem, Record, newest_first, slug, term_label
+from .model import Problem, Record, newest_first, record_digest, slug, term_label
 from .palette import palette
 from .register import Teacher
 from .settings import Settings
@@ -85,6 +85,7 @@ class Site:
         self.catalog = catalog
         self.group_slugs = self._group_slugs()
         self.posters: dict[str, str] = {}  # record id -> media name of its video poster, for cards
+        self._cards: dict[str, tuple[str, str | None]] = {}
         self.sections = [
             Section("subjects", "按学科浏览", "学科", lambda r: [r.subject]),
             Section("points", "按能力点浏览", "能力点", lambda r: r.competencies),
@@ -242,12 +243,18 @@ class Writer:
     changed, and leftovers are removed. Every other generated page becomes an `HtmlPage` that the
     build puts into the theme's chrome, rendered only when its key changed."""
 
-    def __init__(self, docs: Path, nav: frozenset[str] = frozenset()):
+    def __init__(self, docs: Path, nav: frozenset[str] = frozenset(), fill: bool = True):
         self.docs = docs
         self.nav = nav  # docs paths without `.md` that the navigation names
         self.written: set[Path] = set()
         self.changed = 0
         self.html_pages: list[HtmlPage] = []
+        # With `fill`, a page MkDocs renders gets FILL_TOKEN as its body in the docs folder and the
+        # build puts the body in afterwards (chrome.fill_rendered): its Markdown then stays the
+        # same when only its figures change, and a build whose docs folder did not change at all
+        # need not run MkDocs. Docs path without `.md` -> the body.
+        self.fill = fill
+        self.fills: dict[str, str] = {}
 
     def page(self, path: str, title: str, render: Callable[[], str], key: str | None = None, search: bool = False) -> None:
         """A generated HTML page; without a `key`, it is rendered now and keyed by its text."""
@@ -256,11 +263,19 @@ class Writer:
             body = render()
             if shape is None:  # MkDocs renders it, so its tab is highlighted
                 front: dict[str, Any] = {"title": title, "hide": HIDE, **({"portal_search": True} if search else {})}
-                self.write(f"{path}.md", _page(front, body))
+                self.write(f"{path}.md", _page(front, self.filled(path, body)))
                 return
             key = hashlib.sha1(body.encode("utf-8")).hexdigest()
             render = partial(str, body)
         self.html_pages.append(HtmlPage(path, title, key, render, shape))
+
+    def filled(self, path: str, body: str) -> str:
+        """What the docs folder holds for the body of page `path`: the body, or the token that
+        the build replaces with it."""
+        if not self.fill:
+            return body
+        self.fills[path] = body = body.strip()
+        return fill_token(body)
 
     def write(self, relative: str, text: str) -> None:
         path = self.docs / relative
@@ -300,6 +315,7 @@ class Writer:
         for path in sorted(self.docs.rglob("*"), reverse=True):
             if path.is_file() and path not in self.written:
                 path.unlink()
+                self.changed += 1
             elif path.is_dir() and not any(path.iterdir()):
                 path.rmdir()
 
@@ -310,6 +326,7 @@ class Generated:
     pages: list[HtmlPage]  # to be put into the theme's chrome by the build
     shells: dict[Shape, str]  # shape -> docs path of its shell
     problems: list[Problem]
+    fills: dict[str, str] = field(default_factory=dict)  # docs path of a page MkDocs renders -> its body (Writer.filled)
 
 
 def generate(
@@ -325,6 +342,7 @@ def generate(
     nav: frozenset[str] = frozenset(),
     usage: Usage | None = None,
     county: list[School] | None = None,
+    fill: bool = True,
 ) -> Generated:
     """Make every page of one edition of the site; MkDocs' pages are written into `docs`.
 
@@ -336,7 +354,7 @@ def generate(
     site = Site(records, catalog)
     site.posters = {r.id: name for r in [*records, *(peers or [])] if (name := card_poster(extracted.get(r.id)))}
     env = _environment(site)
-    writer = Writer(docs, nav)
+    writer = Writer(docs, nav, fill)
     problems: list[Problem] = []
 
     intro = SHOWCASE_INTRO.format(school=settings.site_name) if showcase else ""
@@ -356,7 +374,7 @@ def generate(
         related = [] if record.school else site.related(record)
         # Everything this page is made of: when none of it changed, the page is not rendered again.
         links = [site.value_path(section.folder, value) for section in site.sections for value in section.values(record)]
-        key = _key(templates, showcase, base, record, extracted.get(record.id), [_card(r, site) for r in related], links)
+        key = _key(templates, showcase, base, record_digest(record), extracted.get(record.id), [_card(r, site) for r in related], links)
         url = f"{base}r/{quote(record.id)}/" if base else None
         render = partial(
             resource.render,
@@ -386,7 +404,7 @@ def generate(
     search = env.get_template("search.html").render(root=url_to("search/index", "index"))
     writer.page("search/index", "搜索", partial(str, search), search=True)
     # The home page mixes the admin's Markdown introduction with generated HTML: it is parsed.
-    writer.write("index.md", _page({"title": "首页", "hide": HIDE}, _intro_html(intro) + "\n\n" + home, generated=False))
+    writer.write("index.md", _page({"title": "首页", "hide": HIDE}, _intro_html(intro) + "\n\n" + writer.filled("index", home), generated=False))
     if not showcase:
         _statistics_and_briefings(site, env, writer, content, roster, settings, problems, usage, county or [])
         in_county = {r.id for school in county or [] for r in school.cases}  # on the county pages instead
@@ -397,7 +415,7 @@ def generate(
             county_pages(env, writer.page, url_to, county, catalog)
     shells = writer.write_shells()
     writer.remove_leftovers()
-    return Generated(writer, writer.html_pages, shells, problems)
+    return Generated(writer, writer.html_pages, shells, problems, writer.fills)
 
 
 def _county_summary(county: list[School]) -> dict[str, Any]:
@@ -411,10 +429,14 @@ def _key(*inputs: object) -> str:
     return hashlib.sha1(repr(inputs).encode("utf-8")).hexdigest()
 
 
-def _card(record: Record, site: Site) -> tuple[object, ...]:
-    """What a listing card shows of a record."""
-    return (record.id, record.title, record.type, record.subject, record.grade, record.competencies,
-            record.authors, record.date, record.summary, record.exemplary, site.posters.get(record.id))
+def _card(record: Record, site: Site) -> tuple[str, str | None]:
+    """What a listing card is made of: the record (by its digest, which intake knows without
+    looking at the record again) and its poster. Once per record: a record is on six or more
+    pages' keys (its listings and its neighbours' related cases)."""
+    card = site._cards.get(record.id)
+    if card is None:
+        card = site._cards[record.id] = (record_digest(record), site.posters.get(record.id))
+    return card
 
 
 def _inputs_digest(catalog: Catalog) -> str:
@@ -516,21 +538,27 @@ def _listings(site: Site, env: jinja2.Environment, writer: Writer, templates: st
                 path = base if number == 1 else f"{base}/{number}"
                 title = heading if number == 1 else f"{heading}（第 {number} 页）"
                 key = _key(templates, path, title, [_card(r, site) for r in chunk], len(items), len(pages))
-                render = partial(
-                    listing.render,
-                    root=url_to(path, "index"),
-                    section=section,
-                    heading=heading,
-                    point=site.catalog.points.get(value) if section.folder == "points" else None,
-                    items=chunk,
-                    total=len(items),
-                    group_by_grade=section.folder == "subjects",
-                    grade_groups=[(g, list(rs)) for g, rs in itertools.groupby(chunk, key=lambda r: r.grade)],
-                    number=number,
-                    pages=[(n, url_to(path, base if n == 1 else f"{base}/{n}")) for n in range(1, len(pages) + 1)],
-                    back=url_to(path, f"{section.folder}/index"),
-                )
+                render = partial(_render_listing, listing, site, section, value, base, path, heading, chunk, len(items), number, len(pages))
                 writer.page(path, title, render, key)
+
+
+def _render_listing(listing: jinja2.Template, site: Site, section: Section, value: str, base: str, path: str, heading: str,
+                    chunk: Sequence[Record], total: int, number: int, count: int) -> str:
+    """One page of a value's listing; what only the page needs (its pager's links) is worked out
+    only when the page is rendered, not for each of a thousand unchanged pages."""
+    return listing.render(
+        root=url_to(path, "index"),
+        section=section,
+        heading=heading,
+        point=site.catalog.points.get(value) if section.folder == "points" else None,
+        items=chunk,
+        total=total,
+        group_by_grade=section.folder == "subjects",
+        grade_groups=[(g, list(rs)) for g, rs in itertools.groupby(chunk, key=lambda r: r.grade)],
+        number=number,
+        pages=[(n, url_to(path, base if n == 1 else f"{base}/{n}")) for n in range(1, count + 1)],
+        back=url_to(path, f"{section.folder}/index"),
+    )
 
 
 def _section_values(site: Site, folder: str, buckets: dict[str, list[Record]]) -> list[str]:

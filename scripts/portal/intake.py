@@ -28,7 +28,7 @@ import yaml
 
 from .catalog import SAFE_LOADER, Catalog, fold
 from .memo import Memo, code_fingerprint, file_signature, tree_signature
-from .model import Attachment, Intake, Problem, Record, is_utf8_name, readable_name
+from .model import FILES_DIGEST, Attachment, Intake, Problem, Record, is_utf8_name, readable_name
 
 TERM_PATTERN = re.compile(r"^(\d{4})-(\d{4})-([12])$")
 META_NAMES = ("meta.yml", "meta.yaml")
@@ -209,7 +209,8 @@ class RecordMemo(Memo):
     afresh."""
 
     def __init__(self, path: Path | None, catalog: Catalog):
-        super().__init__(path, f"records 1 {code_fingerprint()} {_fingerprint(catalog)}")
+        super().__init__(path, f"records 2 {code_fingerprint()} {_fingerprint(catalog)}")
+        self.version_digest = hashlib.sha1(self.version.encode("utf-8")).hexdigest()[:8]
 
     def read(self, signature: str | None, read: Callable[[], tuple[Record | None, list[Problem], bool]]) -> tuple[Record | None, list[Problem]]:
         """`read()`'s record and problems, remembered when `signature` is known and `read` says
@@ -222,6 +223,8 @@ class RecordMemo(Memo):
         # A refusal is read again next time: what it depends on (an ACL, a file system mounted
         # late) may change without the files' signatures changing, and its message stays current.
         if key is not None and cacheable and record is not None and not any(p.refused for p in problems):
+            # Same files, same code and catalog: the same record. Later stages key its pages by this.
+            record.digest = FILES_DIGEST + key.hex() + self.version_digest
             self.put(key, (record, problems))
         return record, problems
 
@@ -831,22 +834,22 @@ def scan(resources: Path, catalog: Catalog, memo: MetadataMemo | None = None, re
             records.extend(result.records)
             problems.extend(result.problems)
             claimed |= result.claimed
-        for entry in _entries(term_dir):
+        for entry, is_dir, is_link in _listing(term_dir):
             if _skipped(entry.name) or entry in registers:
                 continue
             label = f"{term}/{entry.name}"
-            if not is_utf8_name(entry.name) and (entry.is_dir() or entry.suffix.lower() in _MARKDOWN):
+            if not is_utf8_name(entry.name) and (is_dir or entry.suffix.lower() in _MARKDOWN):
                 found += 1
                 problems.append(Problem(label, "", NOT_UTF8))
                 continue
-            if entry.is_dir() and not any(os.path.lexists(entry / n) for n in META_NAMES) and _all_claimed(entry, claimed):
+            if claimed and is_dir and not any(os.path.lexists(entry / n) for n in META_NAMES) and _all_claimed(entry, claimed):
                 continue  # a folder of files that a register lists
-            if entry.is_symlink() and (_resolved(entry) is None or not _inside(entry, term_dir)):
+            if is_link and (_resolved(entry) is None or not _inside(entry, term_dir)):
                 found += 1
                 reason = "是循环链接（链接指向自己或互相指向），未读取" if _resolved(entry) is None else "是指向学期文件夹之外的链接，未读取"
                 problems.append(Problem(label, "", reason))
                 continue
-            if entry.is_dir():
+            if is_dir:
                 found += 1
                 folder = entry
                 record, found_problems = remembered.read(tree_signature(folder), lambda: (*read_folder(folder, term, label, catalog, memo), True))
@@ -871,6 +874,22 @@ def _entries(folder: Path) -> list[Path]:
     return sorted(folder.iterdir(), key=lambda entry: entry.name)
 
 
+def _listing(folder: Path) -> list[tuple[Path, bool, bool]]:
+    """A folder's entries in name order, each with whether it is a folder (following a link, as
+    Path.is_dir does) and whether it is a link: the kinds the listing already knows, so a term
+    folder of 10,000 submissions is not asked about each one again."""
+    found: list[tuple[Path, bool, bool]] = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            found.append((folder / entry.name, is_dir, entry.is_symlink()))
+    found.sort(key=lambda item: item[0].name)
+    return found
+
+
 def _is_roster(path: Path) -> bool:
     from .register import find_roster
 
@@ -885,19 +904,41 @@ def _all_claimed(folder: Path, claimed: set[Path]) -> bool:
 def _warn_unclaimed(resources: Path, records: list[Record], registers: set[Path], problems: list[Problem]) -> None:
     """Loose files in a term folder that no submission names would silently vanish: say so, and
     say why a loose file that is not a regular file (a FIFO, a broken link) was not read."""
-    claimed = {a.source.resolve() for r in records for a in r.attachments}
+    claimed: set[Path] | None = None  # what the submissions publish, resolved: only once a loose file needs it
     for term_dir in sorted(p for p in resources.iterdir() if p.is_dir() and is_term_name(p.name) and os.access(p, os.R_OK | os.X_OK)):
         top = term_dir.resolve()
-        for entry in _entries(term_dir):
-            if _skipped(entry.name) or entry.is_dir() or entry.suffix.lower() in _MARKDOWN or entry in registers:
+        for entry, is_dir, _ in _listing(term_dir):
+            if _skipped(entry.name) or is_dir or entry.suffix.lower() in _MARKDOWN or entry in registers:
                 continue
             target = _resolved(entry)
             if target is None or not target.is_relative_to(top):
                 continue  # a loop or a link out: refused by scan
             reason = unreadable(entry)
+            if claimed is None and reason is None:
+                claimed = _published_files(records)
             if reason is not None:
                 problems.append(Problem(f"{term_dir.name}/{entry.name}", "", f"这个文件{reason}", False))
-            elif target not in claimed:
+            elif claimed is not None and target not in claimed:
                 problems.append(
                     Problem(f"{term_dir.name}/{entry.name}", "", "这个文件不属于任何成果（没有 Markdown 成果在“文件”中列出它），未发布", False)
                 )
+
+
+def _published_files(records: list[Record]) -> set[Path]:
+    """Every attachment's file with its links followed. A file that is not itself a link is where
+    its folder leads, plus its name: each folder is resolved once, not each of 10,000 files."""
+    folders: dict[Path, Path | None] = {}
+    found: set[Path] = set()
+    for record in records:
+        for attachment in record.attachments:
+            source = attachment.source
+            if os.path.islink(source):
+                target = _resolved(source)
+            else:
+                if source.parent not in folders:
+                    folders[source.parent] = _resolved(source.parent)
+                parent = folders[source.parent]
+                target = parent / source.name if parent is not None else None
+            if target is not None:
+                found.add(target)
+    return found

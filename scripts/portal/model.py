@@ -126,6 +126,22 @@ class Record:
     school: str | None = None  # another school's case (resources/_peers/); None for ours
     links: list[tuple[str, str]] = field(default_factory=list)  # (name, URL) of a peer's remote files
     origin_url: str | None = None  # a peer case's page on its own school's showcase
+    # What this record was read from, as a digest (set by intake's memo); not copied by
+    # dataclasses.replace, so a changed copy is digested afresh. See `record_digest`.
+    digest: str = field(default="", init=False, repr=False, compare=False)
+
+
+# How a digest set by intake's memo begins: the record is what those files make, so what is
+# derived from the files alone (extract.ExtractMemo) may be remembered by it too.
+FILES_DIGEST = "files:"
+
+
+def record_digest(record: Record) -> str:
+    """A digest that changes whenever anything in `record` does: the signature of the files it
+    was read from when intake knows it (no hashing 10,000 records each build), else its text."""
+    if not record.digest:
+        record.digest = hashlib.sha1(repr(record).encode("utf-8", "surrogateescape")).hexdigest()
+    return record.digest
 
 
 def slug(name: str) -> str:

@@ -18,14 +18,15 @@ from .build import (add_attachments, close_slot, copy_rendered, docs_outputs, do
                     require_pages, switch, theme_fingerprint)
 from .builders import choose
 from .catalog import Catalog, load_catalog
-from .chrome import MANIFEST, Filled, fill_pages, read_manifest, read_shells, write_sitemap
-from .extract import Cache, Extracted, Tools, extract
+from .chrome import MANIFEST, Filled, directory_url, fill_pages, fill_rendered, read_manifest, read_shells, write_sitemap
+from .extract import Cache, Extracted, ExtractMemo, Tools, extract
 from .generate import Generated, generate
 from .index import build_index, write_atomic
 from .segments import mirror, update_index
 from .intake import MetadataMemo, RecordMemo, scan
+from .memo import Memo
 from .model import Intake, Problem, Record, json_text
-from .project import Project
+from .project import EXTRACTED_MEMO, METADATA_MEMO, RECORDS_MEMO, Project
 from .register import TableError, Teacher, find_roster, read_roster
 from .settings import Settings, nav_pages
 from .usage import Usage, read_usage
@@ -46,6 +47,7 @@ class Outcome:
     pages_reused: int = 0  # pages whose Markdown did not change, in an incremental build
     usage: Usage | None = None  # views, plays and downloads from the access logs
     schools: dict[str, int] = field(default_factory=dict)  # a county portal: school -> cases shown
+    rendered: bool = True  # whether the builder (MkDocs) ran: not when its docs folder did not change
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
@@ -111,17 +113,19 @@ def build_site(project: Project) -> Outcome:
     catalog = load_catalog(project.catalog)
     outcome = Outcome(Intake([], [], 0), cache=Cache(project.cache))
     with outcome.timed("intake"):
-        memo = MetadataMemo(project.cache / "metadata.pickle")
-        remembered = RecordMemo(project.cache / "records.pickle", catalog)
+        memo = MetadataMemo(project.cache / METADATA_MEMO)
+        remembered = RecordMemo(project.cache / RECORDS_MEMO, catalog)
         outcome.intake = intake = scan(project.resources, catalog, memo, remembered)
-        memo.save()
-        remembered.save()
+        # Written by a child on the other core while this build goes on (an 18 MB pickle at 10,000).
+        saver = forks.start(_save_memos, memo, remembered)
     settings = Settings.load(project.config_file)
     with outcome.timed("usage"):
         outcome.usage = read_logs(project, settings)
     with outcome.timed("extract"):
         tools = Tools.detect(settings.office_previews, settings.max_video_mb, settings.max_file_mb)
-        extracted, outcome.problems = extract(intake.records, outcome.cache, catalog, tools)
+        remembered_views = ExtractMemo(project.cache / EXTRACTED_MEMO, tools)
+        extracted, outcome.problems = extract(intake.records, outcome.cache, catalog, tools, memo=remembered_views)
+        saver_views = forks.start(_save_memos, remembered_views)
         peers, peer_problems = read_peers(project.resources, catalog)
         schools, school_problems = read_schools(project.resources, catalog, project.cache / "schools")  # a county portal
         peers, clashes = drop_clashing_peers(intake.records, [*peers, *(r for s in schools for r in s.cases)])
@@ -146,20 +150,27 @@ def build_site(project: Project) -> Outcome:
         slot = next_slot(project.work, project.site)
         open_slot(slot, theme)
         scratch = project.work / "render" / "site"
-        render(builder, project.config_file, project.docs, scratch, theme)
+        outcome.rendered = render(builder, project.config_file, project.docs, scratch, theme)
     with outcome.timed("pages"):
-        filled, placed, wanted = _frame(scratch, slot, project.docs, made, settings.site_url)
+        filled, placed, wanted, bodies_changed = _frame(scratch, slot, project.docs, made, settings.site_url, project.site)
         live = read_manifest(project.site)  # the previous build's pages: what visitors see change
-        outcome.pages_changed = made.writer.changed + sum(1 for path, key in filled.keys.items() if live.get(path) != key)
+        outcome.pages_changed = made.writer.changed + bodies_changed + sum(1 for path, key in filled.keys.items() if live.get(path) != key)
         outcome.pages_reused = filled.kept
         prune(slot, expected_files(project.docs, made.pages, searchable, extracted) | placed)
         add_attachments(searchable, extracted, slot)
         require_pages(slot, wanted, builder)
     with outcome.timed("index"):
         outcome.index_sizes = _finish_index(indexer, index_dir, slot / "search")
+    forks.finish(saver, "保存成果缓存")
+    forks.finish(saver_views, "保存提取结果缓存")
     close_slot(slot, theme)
     switch(project.site, slot)
     return outcome
+
+
+def _save_memos(*memos: Memo) -> None:
+    for memo in memos:
+        memo.save()
 
 
 def drop_clashing_peers(records: list[Record], peers: list[Record]) -> tuple[list[Record], list[Problem]]:
@@ -177,16 +188,19 @@ def drop_clashing_peers(records: list[Record], peers: list[Record]) -> tuple[lis
     return kept, problems
 
 
-def _frame(scratch: Path, out: Path, docs: Path, made: Generated, site_url: str | None) -> tuple[Filled, set[str], list[str]]:
-    """Into `out`: the builder's files from `scratch`, the generated pages in its shells, and the
-    sitemap of both. Returns what was filled, the builder's files placed, and every page `out`
-    must now hold (for `require_pages`)."""
+def _frame(scratch: Path, out: Path, docs: Path, made: Generated, site_url: str | None, live: Path | None = None) -> tuple[Filled, set[str], list[str], int]:
+    """Into `out`: the builder's files from `scratch`, its pages with their bodies put in, the
+    generated pages in its shells, and the sitemap of all. Returns what was filled, the builder's
+    files placed, every page `out` must now hold (for `require_pages`), and how many of the
+    builder's pages differ from `live`'s."""
     shells = read_shells(scratch, made.shells)
     rendered = docs_outputs(docs)
-    placed = copy_rendered(scratch, out, rendered)
+    filled_rendered = {directory_url(path) + "index.html" for path in made.fills}
+    placed = copy_rendered(scratch, out, rendered, filled_rendered) | filled_rendered
+    bodies_changed = fill_rendered(scratch, out, made.fills, live)
     filled = fill_pages(out, made.pages, shells)
     write_sitemap(out, made.pages, site_url, docs_pages(docs))
-    return filled, placed, [*rendered, *(page.output for page in made.pages)]
+    return filled, placed, [*rendered, *(page.output for page in made.pages)], bodies_changed
 
 
 def _index_job(records: list[Record], extracted: dict[str, Extracted], catalog: Catalog, folder: Path, memo_file: Path) -> None:
@@ -249,7 +263,7 @@ def build_showcase(project: Project) -> Outcome:
         theme = theme_fingerprint(project.root, project.config_file, builder.fingerprint())
         render(builder, project.config_file, docs, scratch, theme, site_name=f"{settings.site_name} · 优秀案例", nav=SHOWCASE_NAV)
     with outcome.timed("pages"):
-        _, _, wanted = _frame(scratch, staged, docs, made, settings.site_url)
+        _, _, wanted, _ = _frame(scratch, staged, docs, made, settings.site_url)
         (staged / MANIFEST).unlink()  # a fresh folder each time: nothing to compare with next time
         add_attachments(cases, extracted, staged)
         require_pages(staged, wanted, builder)

@@ -10,6 +10,9 @@ CACHE = ".portal-cache"
 OLD_CACHE = ".cache"  # where versions before builders.py kept it
 # Files only the portal's cache holds: a `.cache/` with one of them is ours to move.
 OURS = ("artefacts.sqlite", "digests.json", "metadata.pickle", "tokens.pickle")
+# What a build remembers of each submission between builds (intake.MetadataMemo and RecordMemo,
+# extract.ExtractMemo), in the cache folder.
+METADATA_MEMO, RECORDS_MEMO, EXTRACTED_MEMO = "metadata.pickle", "records.pickle", "extracted.pickle"
 
 
 def adopt_old_cache(old: Path, new: Path) -> None:

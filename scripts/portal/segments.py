@@ -239,30 +239,46 @@ def _sizes(search: Path) -> dict[str, int]:
 
 def mirror(canonical: Path, target: Path) -> None:
     """Make the index files in `target` (a site's search/ folder) those of `canonical`: hard links
-    to files that changed, none where one went; the rest of `target` (the search page) is left."""
-    wanted: set[Path] = set()
-    for folder, _, files in os.walk(canonical):
-        relative = Path(folder).relative_to(canonical)
-        for name in files:
-            if name.startswith("."):
-                continue
-            source = Path(folder, name)
-            path = target / relative / name
-            wanted.add(path)
-            try:
-                if os.path.samefile(source, path):
-                    continue
-                path.unlink()
-            except FileNotFoundError:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(source, path)
-            except OSError:  # another file system, or links not allowed: copy instead
-                shutil.copyfile(source, path)
+    to files that changed, none where one went; the rest of `target` (the search page) is left.
+    Files are compared by the inode numbers the folder listings give, without a stat each."""
+    wanted = _inodes(str(canonical), ("",))
+    present = _inodes(str(target), ("h", "t", "d", "docs", "delta"))
+    if target.is_dir():  # the top level's files that are the index's (not the search page)
+        with os.scandir(target) as entries:
+            present.update((e.name, e.inode()) for e in entries if e.name in wanted and not e.is_dir(follow_symlinks=False))
+    for relative, inode in wanted.items():
+        if present.get(relative) == inode:
+            continue
+        source, path = os.path.join(canonical, relative), os.path.join(target, relative)
+        if relative in present:
+            os.unlink(path)
+        else:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        try:
+            os.link(source, path)
+        except OSError:  # another file system, or links not allowed: copy instead
+            shutil.copyfile(source, path)
+    for relative in present.keys() - wanted.keys():
+        os.unlink(os.path.join(target, relative))
     for part in ("h", "t", "d", "docs", "delta"):
-        for folder, _, files in os.walk(target / part, topdown=False):
-            for name in files:
-                if Path(folder, name) not in wanted:
-                    Path(folder, name).unlink()
+        for folder, _, _ in os.walk(target / part, topdown=False):
             if folder != str(target / part) and not os.listdir(folder):
                 os.rmdir(folder)
+
+
+def _inodes(root: str, parts: tuple[str, ...]) -> dict[str, int]:
+    """Relative path -> inode of every file (not hidden) under the `parts` of `root`."""
+    found: dict[str, int] = {}
+    pending = [part for part in parts if os.path.isdir(os.path.join(root, part))]
+    while pending:
+        relative = pending.pop()
+        with os.scandir(os.path.join(root, relative)) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                name = os.path.join(relative, entry.name) if relative else entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(name)
+                else:
+                    found[name] = entry.inode()
+    return found

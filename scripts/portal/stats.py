@@ -90,11 +90,9 @@ def term_stats(term: str, records: list[Record], catalog: Catalog, roster: list[
     by_point = Counter(code for r in mine for code in r.competencies)
     by_env = Counter(env for r in mine for env in {catalog.points[c].env for c in r.competencies})
     by_dim = Counter(dim for r in mine for dim in {catalog.points[c].dimension for c in r.competencies})
-    grid = {
-        env: {dim: sum(1 for r in mine if any(catalog.points[c].env == env and catalog.points[c].dimension == dim for c in r.competencies))
-              for dim in catalog.dimensions}
-        for env in catalog.environments
-    }
+    # Records with at least one point of each (environment, dimension): one pass over the records.
+    pairs = Counter(pair for r in mine for pair in {(catalog.points[c].env, catalog.points[c].dimension) for c in r.competencies})
+    grid = {env: {dim: pairs[(env, dim)] for dim in catalog.dimensions} for env in catalog.environments}
     authors = sorted({a for r in mine for a in r.authors})
     participating = None
     groups: list[GroupParticipation] = []

@@ -129,6 +129,7 @@ def _rebuild_job(root: Path) -> None:
         forks.log_failure(error)
         print(failure_line(error, project), flush=True)
         os._exit(3)
+    live = time.monotonic() - started  # the new site is served from here on
     after = snapshot(outcome)
     if before is None:  # the first build of this server: every problem, as `make site` says them
         from .report import problem_lines
@@ -140,7 +141,7 @@ def _rebuild_job(root: Path) -> None:
     _reports(project, outcome)
     state.parent.mkdir(parents=True, exist_ok=True)
     state.write_text(after.to_json(), encoding="utf-8")
-    print(f"网站已更新，用时 {time.monotonic() - started:.1f} 秒（更新页面 {outcome.pages_changed} 个）", flush=True)
+    print(f"网站已更新，用时 {live:.1f} 秒（更新页面 {outcome.pages_changed} 个）", flush=True)
 
 
 def _reports(project: Project, outcome: object) -> None:
@@ -167,7 +168,18 @@ def rebuild(project: Project) -> bool:
     process.join()
     if process.exitcode not in (0, 3):  # 3: the child said what failed
         print(f"生成网站的进程异常退出（退出码 {process.exitcode}），已发布的网站保持不变；请查看 .build/last-error.log", flush=True)
+    read_ahead(project)
     return process.exitcode == 0
+
+
+def read_ahead(project: Project) -> None:
+    """While the server waits for the next change: what the next rebuild would read first (the
+    submissions and extraction remembered by the last one), read now, so that the rebuild forked
+    then finds it in memory."""
+    from .memo import preload
+    from .project import EXTRACTED_MEMO, METADATA_MEMO, RECORDS_MEMO
+
+    preload(*(project.cache / name for name in (RECORDS_MEMO, METADATA_MEMO, EXTRACTED_MEMO)))
 
 
 def tree_stamp(project: Project) -> tuple[int, int, int]:
