@@ -7,7 +7,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from factories import make_pdf, make_project, write_markdown, write_meta
+from factories import make_image, make_pdf, make_project, write_markdown, write_meta
 
 from portal import pipeline
 from portal.project import Project
@@ -118,3 +118,45 @@ def test_memo_files_read_ahead_are_used_only_while_the_file_is_the_same(tmp_path
     path.unlink()
     preload(path)
     assert str(path) not in _PRELOADED
+
+
+def test_mkdocs_runs_again_when_its_output_or_a_docs_file_went_missing(tmp_path: Path) -> None:
+    """The builder is skipped only while its scratch folder is as it left it; a file deleted from
+    the docs folder (a photo of a briefing) makes a clean render, so it leaves the site too."""
+    project = _school(tmp_path / "school")
+    photo = project.content / "images" / "合影.png"
+    photo.parent.mkdir(parents=True, exist_ok=True)
+    make_image(photo, "合影")
+    pipeline.build_site(project)
+    assert not pipeline.build_site(project).rendered
+    scratch = project.work / "render" / "site"
+    (scratch / "index.html").unlink()  # someone tidying .build by hand
+    css = next(p for p in (scratch / "assets").rglob("*.css"))
+    css.unlink()
+    again = pipeline.build_site(project)
+    assert again.rendered and (scratch / "index.html").is_file() and css.is_file()
+    site = project.site.resolve()
+    assert (site / css.relative_to(scratch)).is_file() and "分数的意义" in (site / "index.html").read_text(encoding="utf-8")
+    assert (site / "images" / "合影.png").is_file()
+
+    photo.unlink()
+    pipeline.build_site(project)
+    pipeline.build_site(project)  # both copies of the site
+    assert not (project.site.resolve() / "images" / "合影.png").exists()
+    assert not list((project.work / "sites").glob("*/images/合影.png"))
+
+
+def test_a_memo_half_written_by_a_killed_process_is_swept_away(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from portal.memo import Memo
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    leftover = tmp_path / f"records.{gone.stdout.strip()}.tmp"
+    leftover.write_bytes(b"half a pickle")
+    memo = Memo(tmp_path / "records.pickle", "v")
+    memo.put(Memo.key("a"), 1)
+    memo.save()
+    assert not leftover.exists() and (tmp_path / "records.pickle").is_file()
+    assert Memo(tmp_path / "records.pickle", "v").get(Memo.key("a")) == 1

@@ -80,7 +80,7 @@ def open_slot(slot: Path, theme: str, stamp: Path | None = None) -> bool:
     """Make `slot` ready for a build; True when its pages may be reused (an incremental build).
     `stamp` records the theme the slot was built with (default: a file inside it)."""
     stamp = stamp or slot / STAMP
-    reusable = stamp.exists() and json.loads(stamp.read_text(encoding="utf-8")).get("theme") == theme
+    reusable = stamp.exists() and json.loads(stamp.read_text(encoding="utf-8", errors="surrogateescape")).get("theme") == theme
     if not reusable and slot.exists():
         discard(slot)
     slot.mkdir(parents=True, exist_ok=True)
@@ -96,33 +96,44 @@ def render(builder: Builder, config_file: Path, docs: Path, scratch: Path, theme
     """The builder renders into `scratch`, a folder of its own that it may clean as it likes;
     what it rendered before is reused when the theme is the same and its last build finished.
     When the docs folder too is as it was then (after a new submission, usually: generated pages'
-    bodies are put in afterwards, see chrome.fill_rendered), the builder is not run at all.
-    Returns whether it ran."""
+    bodies are put in afterwards, see chrome.fill_rendered) and so is the scratch folder, the
+    builder is not run at all. A file gone from the docs folder makes a clean render: a dirty one
+    would keep what was made of it (a deleted photo stays published). Returns whether it ran."""
     stamp = scratch.with_name(scratch.name + ".json")  # beside it: a builder may delete what it did not write
-    state = {"theme": theme, "docs": tree_digest(docs), "overrides": json.dumps(overrides, ensure_ascii=False, sort_keys=True, default=str)}
-    if scratch.is_dir() and _stamp(stamp) == state:
+    files, digest = _listing(docs)
+    state = {"theme": theme, "docs": digest, "overrides": json.dumps(overrides, ensure_ascii=False, sort_keys=True, default=str)}
+    known = _stamp(stamp)
+    if scratch.is_dir() and {key: known.get(key) for key in state} == state and known.get("scratch") == _listing(scratch)[1]:
         return False
     reusable = open_slot(scratch, theme, stamp)
+    if reusable and not set(known.get("files", [])) <= set(files):
+        discard(scratch)
+        scratch.mkdir(parents=True)
+        reusable = False
     mkdocs_site(config_file, docs, scratch, dirty=reusable, builder=builder, **overrides)
-    stamp.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
+    stamp.write_text(json.dumps({**state, "files": files, "scratch": _listing(scratch)[1]}, ensure_ascii=False), encoding="utf-8", errors="surrogateescape")
     return True
 
 
-def _stamp(path: Path) -> object:
+def _stamp(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        known = json.loads(path.read_text(encoding="utf-8", errors="surrogateescape"))
     except (OSError, ValueError):
-        return None
+        return {}
+    return known if isinstance(known, dict) else {}
 
 
-def tree_digest(folder: Path) -> str:
-    """Names, sizes and modification times of every file under `folder` (tens of files: the
-    builder's docs folder), as one digest."""
-    rows = []
+def _listing(folder: Path) -> tuple[list[str], str]:
+    """The files under `folder` (a builder's docs or scratch folder: tens to hundreds of files),
+    and a digest of their names, sizes and modification times."""
+    rows, files = [], []
     for path in folder.rglob("*"):
         info = path.lstat()
-        rows.append(f"{path.relative_to(folder).as_posix()}\0{info.st_mode}\0{info.st_size}\0{info.st_mtime_ns}")
-    return hashlib.sha256("\n".join(sorted(rows)).encode("utf-8", "surrogateescape")).hexdigest()
+        relative = path.relative_to(folder).as_posix()
+        files.append(relative)
+        rows.append(f"{relative}\0{info.st_mode}\0{info.st_size}\0{info.st_mtime_ns}")
+    digest = hashlib.sha256("\n".join(sorted(rows)).encode("utf-8", "surrogateescape")).hexdigest()
+    return sorted(files), digest
 
 
 # A builder's files not copied: the sitemap (the portal writes it from its own page list) and

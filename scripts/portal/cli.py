@@ -187,6 +187,7 @@ def cmd_serve(project: Project, host: str, port: int, watching: bool = True) -> 
         stop.set()
         server.shutdown()
         server.server_close()
+        watch.finish_rebuild()  # the last rebuild's admin report
     print("\n已停止。", flush=True)
     return 0
 

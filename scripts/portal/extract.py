@@ -381,6 +381,8 @@ class FileView:
 class Extracted:
     body_html: str | None = None
     files: dict[str, FileView] = field(default_factory=dict)  # attachment name -> view
+    # Set when ExtractMemo stands in for the work: what it was made from (see `extracted_digest`).
+    digest: str = field(default="", init=False, repr=False, compare=False)
 
     @property
     def documents(self) -> dict[str, str]:
@@ -776,6 +778,7 @@ class ExtractMemo(Memo):
 
     def __init__(self, path: Path | None, tools: Tools):
         super().__init__(path, f"extracted 2 {json.dumps(VERSIONS, sort_keys=True)} {tools!r}")
+        self.version_digest = hashlib.sha1(self.version.encode("utf-8")).hexdigest()[:8]
 
     def recall(self, record: Record) -> tuple[Extracted, list[Problem], int] | None:
         """The record's content, warnings and how many cache lookups it took."""
@@ -784,11 +787,21 @@ class ExtractMemo(Memo):
         found: tuple[Extracted, list[Problem], int] | None = self.get(Memo.key(record.digest))
         if found is None or not all(os.path.isfile(p.source) for view in found[0].files.values() for p in view.published()):
             return None
+        found[0].digest = record.digest + self.version_digest  # the same files, code, catalog and tools
         return found
 
     def keep(self, record: Record, extracted: Extracted, problems: list[Problem], lookups: int) -> None:
         if record.digest.startswith(FILES_DIGEST):
+            extracted.digest = record.digest + self.version_digest  # as `recall` gives it: page keys stay the same
             self.put(Memo.key(record.digest), (extracted, problems, lookups))
+
+
+def extracted_digest(extracted: Extracted | None) -> str:
+    """What a page key needs of a record's extracted content: the memo's digest when it stood in
+    for the work (no hashing every document's text each build), else the content itself."""
+    if extracted is None:
+        return ""
+    return extracted.digest or hashlib.sha1(repr(extracted).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def extract(records: list[Record], cache: Cache, catalog: Catalog, tools: Tools | None = None, workers: int | None = None,

@@ -35,7 +35,7 @@ from .catalog import Catalog
 from .county.pages import briefing_values, county_pages
 from .county.schools import School
 from .chrome import BODY, TITLE, HtmlPage, Shape, fill_token, shape_of, shell_paths
-from .extract import Extracted
+from .extract import Extracted, extracted_digest
 from .index import card_poster
 from .model import Problem, Record, newest_first, record_digest, slug, term_label
 from .palette import palette
@@ -93,13 +93,14 @@ class Site:
             Section("terms", "按学期浏览", "学期", lambda r: [r.term]),
             Section("types", "按类型浏览", "类型", lambda r: [r.type]),
         ]
+        self.newest = newest_first(records)
         self.by: dict[str, dict[str, list[Record]]] = {}
         for section in self.sections:
             buckets: dict[str, list[Record]] = defaultdict(list)
-            for record in records:
+            for record in self.newest:  # each bucket newest first, without sorting it again
                 for value in section.values(record):
                     buckets[value].append(record)
-            self.by[section.folder] = {k: newest_first(v) for k, v in buckets.items()}
+            self.by[section.folder] = dict(buckets)
         # Records of one point and one subject, newest first: related() looks there first.
         self.by_point_subject: dict[tuple[str, str], list[Record]] = defaultdict(list)
         for code, bucket in self.by["points"].items():
@@ -374,7 +375,7 @@ def generate(
         related = [] if record.school else site.related(record)
         # Everything this page is made of: when none of it changed, the page is not rendered again.
         links = [site.value_path(section.folder, value) for section in site.sections for value in section.values(record)]
-        key = _key(templates, showcase, base, record_digest(record), extracted.get(record.id), [_card(r, site) for r in related], links)
+        key = _key(templates, showcase, base, record_digest(record), extracted_digest(extracted.get(record.id)), [_card(r, site) for r in related], links)
         url = f"{base}r/{quote(record.id)}/" if base else None
         render = partial(
             resource.render,
@@ -393,7 +394,7 @@ def generate(
     writer.write(PALETTE_CSS, colours.css() if colours else "/* theme.palette: the school's own colours */\n")
     home = env.get_template("home.html").render(
         root="",
-        newest=newest_first(records)[:HOME_LIST],
+        newest=site.newest[:HOME_LIST],
         exemplary=[] if showcase else newest_first(r for r in records if r.exemplary)[:HOME_LIST],
         teachers=len({a for r in records for a in r.authors}),
         points_covered=len(site.by["points"]),

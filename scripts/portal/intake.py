@@ -809,6 +809,7 @@ def scan(resources: Path, catalog: Catalog, memo: MetadataMemo | None = None, re
     problems: list[Problem] = []
     found = 0
     all_registers: set[Path] = set()
+    listings: dict[Path, list[tuple[Path, bool, bool]]] = {}  # term folder -> its entries, for _warn_unclaimed
     if not resources.is_dir():
         return Intake(records, problems, found)
     for term_dir in sorted(resources.iterdir()):
@@ -834,7 +835,8 @@ def scan(resources: Path, catalog: Catalog, memo: MetadataMemo | None = None, re
             records.extend(result.records)
             problems.extend(result.problems)
             claimed |= result.claimed
-        for entry, is_dir, is_link in _listing(term_dir):
+        listings[term_dir] = listing = _listing(term_dir)
+        for entry, is_dir, is_link in listing:
             if _skipped(entry.name) or entry in registers:
                 continue
             label = f"{term}/{entry.name}"
@@ -865,7 +867,7 @@ def scan(resources: Path, catalog: Catalog, memo: MetadataMemo | None = None, re
             if record is not None:
                 records.append(record)
     records = _refuse_duplicates(records, problems)
-    _warn_unclaimed(resources, records, all_registers, problems)
+    _warn_unclaimed(resources, records, all_registers, problems, listings)
     return Intake(records, problems, found)
 
 
@@ -901,13 +903,14 @@ def _all_claimed(folder: Path, claimed: set[Path]) -> bool:
     return bool(files) and all(_resolved(p) in claimed for p in files)
 
 
-def _warn_unclaimed(resources: Path, records: list[Record], registers: set[Path], problems: list[Problem]) -> None:
+def _warn_unclaimed(resources: Path, records: list[Record], registers: set[Path], problems: list[Problem],
+                    listings: dict[Path, list[tuple[Path, bool, bool]]] | None = None) -> None:
     """Loose files in a term folder that no submission names would silently vanish: say so, and
     say why a loose file that is not a regular file (a FIFO, a broken link) was not read."""
     claimed: set[Path] | None = None  # what the submissions publish, resolved: only once a loose file needs it
     for term_dir in sorted(p for p in resources.iterdir() if p.is_dir() and is_term_name(p.name) and os.access(p, os.R_OK | os.X_OK)):
         top = term_dir.resolve()
-        for entry, is_dir, _ in _listing(term_dir):
+        for entry, is_dir, _ in (listings or {}).get(term_dir) or _listing(term_dir):
             if _skipped(entry.name) or is_dir or entry.suffix.lower() in _MARKDOWN or entry in registers:
                 continue
             target = _resolved(entry)

@@ -90,10 +90,30 @@ class Memo:
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        _sweep(self.path)
         partial = self.path.with_suffix(f".{os.getpid()}.tmp")
         with partial.open("wb") as handle:
             pickle.dump({"version": self.version, "entries": self._used}, handle, protocol=pickle.HIGHEST_PROTOCOL)
         partial.replace(self.path)
+
+
+def _sweep(path: Path) -> None:
+    """Remove what savers of `path` that no longer run left half-written (a process killed
+    while saving): `<stem>.<pid>.tmp` files of processes that are gone."""
+    for partial in path.parent.glob(f"{path.stem}.*.tmp"):
+        pid = partial.name[len(path.stem) + 1 : -len(".tmp")]
+        if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+            partial.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _package_fingerprint() -> str:

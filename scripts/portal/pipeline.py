@@ -112,12 +112,29 @@ def build_site(project: Project) -> Outcome:
     unchanged.forget(project)  # whatever this build leaves, the next `make site` looks again
     catalog = load_catalog(project.catalog)
     outcome = Outcome(Intake([], [], 0), cache=Cache(project.cache))
+    savers: list[BaseProcess] = []
+    try:
+        _build(project, catalog, outcome, savers)
+    finally:
+        _join(savers)  # also when the build failed: a saver stopped with this process would leave half a file
+    return outcome
+
+
+def _join(savers: list[BaseProcess]) -> None:
+    """Wait for the children saving memos. One that failed (a full disk) costs the next build
+    the work it remembered, not this build: its traceback is in .build/last-error.log."""
+    for saver in savers:
+        saver.join()
+    savers.clear()
+
+
+def _build(project: Project, catalog: Catalog, outcome: Outcome, savers: list[BaseProcess]) -> None:
     with outcome.timed("intake"):
         memo = MetadataMemo(project.cache / METADATA_MEMO)
         remembered = RecordMemo(project.cache / RECORDS_MEMO, catalog)
         outcome.intake = intake = scan(project.resources, catalog, memo, remembered)
         # Written by a child on the other core while this build goes on (an 18 MB pickle at 10,000).
-        saver = forks.start(_save_memos, memo, remembered)
+        savers.append(forks.start(_save_memos, memo, remembered))
     settings = Settings.load(project.config_file)
     with outcome.timed("usage"):
         outcome.usage = read_logs(project, settings)
@@ -125,7 +142,7 @@ def build_site(project: Project) -> Outcome:
         tools = Tools.detect(settings.office_previews, settings.max_video_mb, settings.max_file_mb)
         remembered_views = ExtractMemo(project.cache / EXTRACTED_MEMO, tools)
         extracted, outcome.problems = extract(intake.records, outcome.cache, catalog, tools, memo=remembered_views)
-        saver_views = forks.start(_save_memos, remembered_views)
+        savers.append(forks.start(_save_memos, remembered_views))
         peers, peer_problems = read_peers(project.resources, catalog)
         schools, school_problems = read_schools(project.resources, catalog, project.cache / "schools")  # a county portal
         peers, clashes = drop_clashing_peers(intake.records, [*peers, *(r for s in schools for r in s.cases)])
@@ -161,11 +178,9 @@ def build_site(project: Project) -> Outcome:
         require_pages(slot, wanted, builder)
     with outcome.timed("index"):
         outcome.index_sizes = _finish_index(indexer, index_dir, slot / "search")
-    forks.finish(saver, "保存成果缓存")
-    forks.finish(saver_views, "保存提取结果缓存")
+    _join(savers)  # saved before the site goes live: make serve reads them ahead for the next rebuild
     close_slot(slot, theme)
     switch(project.site, slot)
-    return outcome
 
 
 def _save_memos(*memos: Memo) -> None:

@@ -240,14 +240,16 @@ def _sizes(search: Path) -> dict[str, int]:
 def mirror(canonical: Path, target: Path) -> None:
     """Make the index files in `target` (a site's search/ folder) those of `canonical`: hard links
     to files that changed, none where one went; the rest of `target` (the search page) is left.
-    Files are compared by the inode numbers the folder listings give, without a stat each."""
-    wanted = _inodes(str(canonical), ("",))
-    present = _inodes(str(target), ("h", "t", "d", "docs", "delta"))
-    if target.is_dir():  # the top level's files that are the index's (not the search page)
-        with os.scandir(target) as entries:
-            present.update((e.name, e.inode()) for e in entries if e.name in wanted and not e.is_dir(follow_symlinks=False))
-    for relative, inode in wanted.items():
-        if present.get(relative) == inode:
+    Files are compared by the inode numbers the folder listings give, without a stat each; when
+    the two are on different file systems (copies, not links), by size and modification time."""
+    target.mkdir(parents=True, exist_ok=True)
+    linked = os.stat(canonical).st_dev == os.stat(target).st_dev
+    wanted = _identities(str(canonical), ("",), linked)
+    present = _identities(str(target), ("h", "t", "d", "docs", "delta"), linked)
+    with os.scandir(target) as entries:  # the top level's files that are the index's (not the search page)
+        present.update((e.name, _identity(e, linked)) for e in entries if e.name in wanted and not e.is_dir(follow_symlinks=False))
+    for relative, identity in wanted.items():
+        if present.get(relative) == identity:
             continue
         source, path = os.path.join(canonical, relative), os.path.join(target, relative)
         if relative in present:
@@ -256,8 +258,8 @@ def mirror(canonical: Path, target: Path) -> None:
             os.makedirs(os.path.dirname(path), exist_ok=True)
         try:
             os.link(source, path)
-        except OSError:  # another file system, or links not allowed: copy instead
-            shutil.copyfile(source, path)
+        except OSError:  # another file system, or links not allowed: copy instead (with its time)
+            shutil.copy2(source, path)
     for relative in present.keys() - wanted.keys():
         os.unlink(os.path.join(target, relative))
     for part in ("h", "t", "d", "docs", "delta"):
@@ -266,9 +268,17 @@ def mirror(canonical: Path, target: Path) -> None:
                 os.rmdir(folder)
 
 
-def _inodes(root: str, parts: tuple[str, ...]) -> dict[str, int]:
-    """Relative path -> inode of every file (not hidden) under the `parts` of `root`."""
-    found: dict[str, int] = {}
+def _identity(entry: os.DirEntry[str], linked: bool) -> object:
+    if linked:
+        return entry.inode()
+    info = entry.stat(follow_symlinks=False)
+    return info.st_size, info.st_mtime_ns
+
+
+def _identities(root: str, parts: tuple[str, ...], linked: bool = True) -> dict[str, object]:
+    """Relative path -> identity (inode, or size and time) of every file (not hidden) under the
+    `parts` of `root`."""
+    found: dict[str, object] = {}
     pending = [part for part in parts if os.path.isdir(os.path.join(root, part))]
     while pending:
         relative = pending.pop()
@@ -280,5 +290,5 @@ def _inodes(root: str, parts: tuple[str, ...]) -> dict[str, int]:
                 if entry.is_dir(follow_symlinks=False):
                     pending.append(name)
                 else:
-                    found[name] = entry.inode()
+                    found[name] = _identity(entry, linked)
     return found

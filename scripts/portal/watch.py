@@ -14,10 +14,13 @@ import hashlib
 import json
 import logging
 import os
+import multiprocessing
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
+from multiprocessing.synchronize import Event
 from pathlib import Path
 
 from .lock import build_lock
@@ -111,8 +114,9 @@ def changes(before: Snapshot | None, after: Snapshot) -> list[str]:
     return lines or ["网站已更新（成果没有变化）"]
 
 
-def _rebuild_job(root: Path) -> None:
-    """In a forked child: build the site and say what changed."""
+def _rebuild_job(root: Path, live: Event | None = None) -> None:
+    """In a forked child: build the site, set `live` once it is served, then say what changed
+    and write the admin report."""
     from . import pipeline
     from .cli import failure_line
 
@@ -129,7 +133,9 @@ def _rebuild_job(root: Path) -> None:
         forks.log_failure(error)
         print(failure_line(error, project), flush=True)
         os._exit(3)
-    live = time.monotonic() - started  # the new site is served from here on
+    seconds = time.monotonic() - started  # the new site is served from here on
+    if live is not None:
+        live.set()
     after = snapshot(outcome)
     if before is None:  # the first build of this server: every problem, as `make site` says them
         from .report import problem_lines
@@ -141,7 +147,7 @@ def _rebuild_job(root: Path) -> None:
     _reports(project, outcome)
     state.parent.mkdir(parents=True, exist_ok=True)
     state.write_text(after.to_json(), encoding="utf-8")
-    print(f"网站已更新，用时 {live:.1f} 秒（更新页面 {outcome.pages_changed} 个）", flush=True)
+    print(f"网站已更新，用时 {seconds:.1f} 秒（更新页面 {outcome.pages_changed} 个）", flush=True)
 
 
 def _reports(project: Project, outcome: object) -> None:
@@ -160,16 +166,39 @@ def _reports(project: Project, outcome: object) -> None:
         print("[提醒] 管理员报告 reports/index.html 未能更新，详细信息见 .build/last-error.log；网站已更新", flush=True)
 
 
+# The last rebuild's child, still saying what changed and writing the admin report after its site
+# went live: the watcher goes back to watching meanwhile, and waits for it before the next one.
+_finishing: BaseProcess | None = None
+
+
 def rebuild(project: Project) -> bool:
-    """Build once in a child process; True when the new site went live."""
+    """Build once in a child process; True when the new site went live. Returns as soon as it
+    is live; the child's report is awaited before the next rebuild starts (or at exit)."""
     from . import forks, pipeline  # noqa: F401 - imported here once, so each forked rebuild starts with it
 
-    process = forks.start(_rebuild_job, project.root, daemon=False)  # the build starts children of its own
-    process.join()
-    if process.exitcode not in (0, 3):  # 3: the child said what failed
-        print(f"生成网站的进程异常退出（退出码 {process.exitcode}），已发布的网站保持不变；请查看 .build/last-error.log", flush=True)
-    read_ahead(project)
-    return process.exitcode == 0
+    finish_rebuild()
+    live = multiprocessing.get_context("fork").Event()
+    process = forks.start(_rebuild_job, project.root, live, daemon=False)  # the build starts children of its own
+    while not live.wait(0.05) and process.is_alive():
+        pass
+    if not live.is_set():
+        process.join()
+        if process.exitcode not in (0, 3):  # 3: the child said what failed
+            print(f"生成网站的进程异常退出（退出码 {process.exitcode}），已发布的网站保持不变；请查看 .build/last-error.log", flush=True)
+        read_ahead(project)
+        return False
+    global _finishing
+    _finishing = process
+    read_ahead(project)  # the child saved what it remembered before its site went live
+    return True
+
+
+def finish_rebuild() -> None:
+    """Wait for the last rebuild's child to finish its report."""
+    global _finishing
+    if _finishing is not None:
+        _finishing.join()
+        _finishing = None
 
 
 def read_ahead(project: Project) -> None:

@@ -304,6 +304,16 @@ def measure_search(site: Path, queries: list[str]) -> dict[str, Any]:
 # -- the whole benchmark -------------------------------------------------------------------------
 
 
+def _forget_inputs(root: Path) -> None:
+    """The second build follows the last cold one with the same inputs: without this, `portal
+    site` would see nothing changed and stop (unchanged.py) instead of filling the site's second
+    copy, and the first rebuild measured would do that."""
+    from portal.project import Project
+    from portal.unchanged import forget
+
+    forget(Project(root))
+
+
 def wipe(school: Path) -> None:
     """Everything a build leaves behind: the next build is cold (no cache, no earlier site)."""
     for name in (".build", ".portal-cache", "site", "reports"):
@@ -377,6 +387,7 @@ def bench_size(repo: Path, size: int, work: Path, reference: bool, search: bool,
         if reference:
             shutil.rmtree(plain / "site", ignore_errors=True)
             material_colds.append(run_measured(material, plain))
+    _forget_inputs(school)
     second = run_measured(ours, school, env)
     print(f"[{size}] 无改动时再次构建，{repeats} 次……", flush=True)
     unchanged = median_run([run_measured(ours, school, env) for _ in range(repeats)])
@@ -421,6 +432,7 @@ def bench_county(repo: Path, cases: int, work: Path, search: bool, repeats: int 
     for _ in range(repeats):
         wipe(county)
         colds.append(run_measured(ours, county, env))
+    _forget_inputs(county)
     second = run_measured(ours, county, env)
     print(f"[县级 {cases}] 一所学校上传新的导出（多一份案例）后重新构建，{repeats} 次（每次换一所学校）……", flush=True)
     rebuilds = []
