@@ -117,6 +117,33 @@ def test_title_matches_rank_above_text_matches(search_site, search_page) -> None
         assert all(in_title[:first_other]) and not any(in_title[first_other:]), query
 
 
+def test_results_rank_by_where_their_every_word_occurs(search_site, search_page) -> None:
+    """One shard a term says where the term is in each document (title, metadata, text): a
+    result ranks first when every word of the query is in its title, second when every word is
+    in its title or metadata, then the rest; newest first within each."""
+    from portal import index
+
+    project, _ = search_site
+    page, _ = search_page
+    catalog = load_catalog(project.catalog)
+    records = newest_first(scan(project.resources, catalog).records)
+    extracted, _ = extract(records, Cache(project.cache), catalog, Tools.detect(previews=False))
+    memo = index.token_memo(None)
+    levels = []  # per document: term -> 0 title, 1 metadata, 2 text
+    for record in records:
+        title, meta, text = index.record_terms(record, index.metadata_fields(record, catalog), index.body_fields(extracted[record.id]), memo)
+        levels.append({**dict.fromkeys(text, 2), **dict.fromkeys(meta, 1), **dict.fromkeys(title, 0)})
+    tiers_seen = set()
+    for query in ("面积", "王芳", "教学设计 面积", "数学 钟表", "七年级 导读", "浮力 控制变量", "B3 语文", "几何画板"):
+        terms = [term for word in query_words(query) for term in query_terms(word)]
+        found = [n for n, known in enumerate(levels) if all(term in known for term in terms)]
+        tier = {n: max(levels[n][term] for term in terms) for n in found}
+        want = sorted(found, key=lambda n: (tier[n], n))
+        assert page.evaluate("q => window.portalSearch.ids(q)", query) == want, query
+        tiers_seen |= set(tier.values())
+    assert tiers_seen == {0, 1, 2}  # the queries cover all three places
+
+
 def test_one_character_query_searches_the_text_too(search_site, search_page) -> None:
     project, texts = search_site
     page, _ = search_page

@@ -118,18 +118,40 @@
     return ids;
   }
 
+  // A term's postings: ids ascending, and where the term is in each document (0 the title,
+  // 1 the metadata, 2 the text only). Each number is (the gap to the previous id, minus one)
+  // times three plus the level: leveled_gaps() in index.py.
+  function decodeLeveled(encoded) {
+    var ids = [], levels = [];
+    var previous = -1;
+    encoded.split(",").forEach(function (part) {
+      var value = parseInt(part, 10);
+      previous += Math.floor(value / 3) + 1;
+      ids.push(previous);
+      levels.push(value % 3);
+    });
+    return { ids: ids, levels: levels };
+  }
+
+  var NONE = { ids: [], levels: [] };
+
   // A term's documents: the base index's, less its numbers no longer live, and the delta's
   // (documents added or changed since the base was written: scripts/portal/segments.py).
-  function postings(term, family) {
-    var base = loadShard(family, shardOf(term, facets.shards[family])).then(function (shard) {
-      var ids = shard[term] ? decode(shard[term]) : [];
-      return facets.dropped ? ids.filter(function (id) { return !facets.dropped.has(id); }) : ids;
+  function postings(term) {
+    var base = loadShard("d", shardOf(term, facets.shards.d)).then(function (shard) {
+      var found = shard[term] ? decodeLeveled(shard[term]) : NONE;
+      if (!facets.dropped) return found;
+      var kept = { ids: [], levels: [] };
+      found.ids.forEach(function (id, i) { if (!facets.dropped.has(id)) { kept.ids.push(id); kept.levels.push(found.levels[i]); } });
+      return kept;
     });
-    if (!facets.delta || !facets.delta[family]) return base;
-    var delta = loadShard("delta/" + family, shardOf(term, facets.delta[family])).then(function (shard) {
-      return shard[term] ? decode(shard[term]) : [];
+    if (!facets.delta || !facets.delta.d) return base;
+    var delta = loadShard("delta/d", shardOf(term, facets.delta.d)).then(function (shard) {
+      return shard[term] ? decodeLeveled(shard[term]) : NONE;
     });
-    return Promise.all([base, delta]).then(function (both) { return both[0].concat(both[1]); });
+    return Promise.all([base, delta]).then(function (both) {
+      return { ids: both[0].ids.concat(both[1].ids), levels: both[0].levels.concat(both[1].levels) };
+    });
   }
 
   function intersect(lists) {
@@ -208,11 +230,20 @@
       if (anyFilter) for (var i = 0; i < facets.n; i++) if (facets.rank[i] >= 0) all.push(i);
       return Promise.resolve({ candidates: all, tiers: [] });
     }
-    var lookups = ["d", "h", "t"].map(function (family) {
-      return Promise.all(terms.map(function (term) { return postings(term, family); }));
-    });
-    return Promise.all(lookups).then(function (found) {
-      return { candidates: intersect(found[0]), tiers: [new Set(intersect(found[1])), new Set(intersect(found[2]))] };
+    return Promise.all(terms.map(postings)).then(function (found) {
+      var candidates = intersect(found.map(function (p) { return p.ids; }));
+      // A document ranks by its worst term: all in the title first, then all in title or metadata.
+      var worst = new Map();
+      candidates.forEach(function (id) { worst.set(id, 0); });
+      found.forEach(function (p) {
+        for (var i = 0; i < p.ids.length; i++) {
+          var level = worst.get(p.ids[i]);
+          if (level !== undefined && p.levels[i] > level) worst.set(p.ids[i], p.levels[i]);
+        }
+      });
+      var title = new Set(), meta = new Set();
+      worst.forEach(function (level, id) { if (level === 0) title.add(id); if (level <= 1) meta.add(id); });
+      return { candidates: candidates, tiers: [title, meta] };
     });
   }
 

@@ -12,10 +12,11 @@ Files under `search/`:
                         dropped and the order newest first: segments.py); loaded once per visit
     columns.json.gz     each document's facet values (subject, grade, type, term, group, school,
                         points, exemplary): loaded after the first results, to filter and count
-    h/<n>.json.gz       postings of title terms: title matches rank first
-    t/<n>.json.gz       the same for title + metadata (type, subject, points, authors, keywords,
-                        summary): they rank second
-    d/<n>.json.gz       postings of all text (title, metadata, Markdown body, document text)
+    d/<n>.json.gz       postings of all text (title, metadata, Markdown body, document text),
+                        each saying where the term occurs first: in the title (those rank
+                        first), the metadata (type, subject, points, authors, keywords, summary:
+                        second) or only the text. One shard a term, so a query of three terms
+                        fetches three files, not nine (a county of 100,000 cases).
     docs/<n>.json       what results show (title, link, metadata line, points, an excerpt), for
                         documents n*DOCS_PER_FILE onwards: a list of DOCS_PER_FILE entries
 
@@ -171,7 +172,8 @@ def searchable_text(record: Record, extracted: Extracted, catalog: Catalog) -> s
 
 @dataclass
 class Postings:
-    """token -> ascending document ids, in compact arrays (10,000 documents, millions of postings)."""
+    """token -> ascending postings, in compact arrays (10,000 documents, millions of postings):
+    each the document id times four plus the term's level in it (LEVELS)."""
 
     table: dict[str, array]
 
@@ -179,9 +181,12 @@ class Postings:
     def empty(cls) -> Postings:
         return cls(defaultdict(lambda: array("I")))
 
-    def add(self, doc: int, terms: Iterable[str]) -> None:
-        for term in terms:
-            self.table[term].append(doc)
+    def add(self, doc: int, title: Iterable[str], meta: Iterable[str], text: Iterable[str]) -> None:
+        """The terms of document `doc` (numbered in ascending order): its title's, its title and
+        metadata's, and all of them."""
+        in_title, in_meta = set(title), set(meta)
+        for term in text:
+            self.table[term].append(doc << 2 | (TITLE if term in in_title else META if term in in_meta else TEXT))
 
     @property
     def size(self) -> int:
@@ -193,8 +198,24 @@ class Postings:
             count *= 2
         grouped: dict[int, dict[str, str]] = defaultdict(dict)
         for term, ids in sorted(self.table.items()):  # the same bytes for the same index, whatever the hash seed
-            grouped[shard_of(term, count)][term] = gaps(ids)
+            grouped[shard_of(term, count)][term] = leveled_gaps(ids)
         return count, iter(sorted(grouped.items()))
+
+
+# Where a term occurs in a document, the best place first: the rank of the document for a query
+# is the worst of its terms' levels (all in the title first, then all in title or metadata).
+TITLE, META, TEXT = 0, 1, 2
+
+
+def leveled_gaps(postings: array) -> str:
+    """Postings (id * 4 + level, ascending) as decimal numbers, comma-separated: the gap to the
+    previous id (minus one) times three, plus the level. Small numbers gzip well; `map` over C
+    functions keeps 100 million of them quick (search.js `decode` reads them)."""
+    ids = list(map(operator.rshift, postings, itertools.repeat(2)))
+    levels = map(operator.and_, postings, itertools.repeat(3))
+    steps = map(operator.sub, ids, itertools.chain((-1,), ids))  # gap + 1
+    values = map(operator.add, map(operator.mul, steps, itertools.repeat(3)), levels)
+    return ",".join(map(str, map(operator.sub, values, itertools.repeat(3))))
 
 
 def gaps(ids: array) -> str:
@@ -365,12 +386,11 @@ def write_postings(folder: Path, families: dict[str, Postings]) -> tuple[dict[st
 
 
 def add_terms(families: dict[str, Postings], doc: int, terms: tuple[list[str], list[str], list[str]]) -> None:
-    for postings, family_terms in zip(families.values(), terms):
-        postings.add(doc, family_terms)
+    families["d"].add(doc, *terms)
 
 
 def empty_families() -> dict[str, Postings]:
-    return {"h": Postings.empty(), "t": Postings.empty(), "d": Postings.empty()}
+    return {"d": Postings.empty()}
 
 
 def build_index(records: list[Record], extracted: dict[str, Extracted], catalog: Catalog, out: Path, memo: Memo | None = None) -> dict[str, int]:

@@ -227,7 +227,7 @@ def _write_facets(state: State, docs: dict[str, Doc], catalog: Catalog, folder: 
 
 def _sizes(search: Path) -> dict[str, int]:
     sizes: dict[str, int] = {}
-    for family in ("h", "t", "d"):
+    for family in ("d",):
         sizes[family] = sum(p.stat().st_size for p in (search / family).glob("*.json.gz")) if (search / family).is_dir() else 0
         delta = search / "delta" / family
         if delta.is_dir():
