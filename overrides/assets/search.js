@@ -252,10 +252,20 @@
     return tiers.length;
   }
 
+  // Title, then metadata, then text; newest first in each. Each result is sorted as one number
+  // (its tier times n plus its place), and facets.byRank turns the place back into the document:
+  // a typed array sorts 100,000 numbers in milliseconds, a comparison function took 200 ms.
   function rank(candidates, tiers, filters) {
-    return candidates.filter(function (doc) { return passes(doc, filters, null); }).sort(function (a, b) {
-      return tier(a, tiers) - tier(b, tiers) || facets.rank[a] - facets.rank[b]; // title, then metadata, then text; newest first
-    });
+    var n = facets.n;
+    var keys = new Float64Array(candidates.length);
+    var kept = 0;
+    for (var i = 0; i < candidates.length; i++) {
+      if (passes(candidates[i], filters, null)) keys[kept++] = tier(candidates[i], tiers) * n + facets.rank[candidates[i]];
+    }
+    var sorted = keys.subarray(0, kept).sort();
+    var result = new Array(kept);
+    for (var k = 0; k < kept; k++) result[k] = facets.byRank[sorted[k] % n];
+    return result;
   }
 
   function counts(candidates, filters) {
@@ -550,9 +560,10 @@
   // from the number before (segments.py); without it the numbers are that order. -1: no document.
   function ranks(table) {
     var rank = new Int32Array(table.n).fill(-1);
-    if (!table.order) { for (var i = 0; i < table.n; i++) rank[i] = i; return rank; }
+    table.byRank = new Int32Array(table.n);  // place -> document
+    if (!table.order) { for (var i = 0; i < table.n; i++) { rank[i] = i; table.byRank[i] = i; } return rank; }
     var doc = -1;
-    table.order.split(",").forEach(function (step, place) { doc += parseInt(step, 10); rank[doc] = place; });
+    table.order.split(",").forEach(function (step, place) { doc += parseInt(step, 10); rank[doc] = place; table.byRank[place] = doc; });
     return rank;
   }
 
