@@ -330,3 +330,28 @@ def test_a_meta_file_saved_by_notepad_is_named_in_the_refusal(tmp_path, catalog)
 
     (problem,) = scan(tmp_path / "resources", catalog).refused
     assert "没有 meta.yml" in problem.reason and "meta.yml.txt" in problem.reason and "改名为 meta.yml" in problem.reason
+
+
+@pytest.mark.parametrize("where", ["first", "last", "every other"])
+def test_a_full_width_colon_on_some_lines_is_read_as_a_colon_with_a_warning(tmp_path: Path, catalog: Catalog, where: str) -> None:
+    """Teachers type “标题：…” on one line and “类型: …” on the next: the README promises the
+    Chinese colon is read as a colon, not that the file is refused with YAML's English."""
+    lines = ["标题: 海豚阅读课设计", "类型: 教学设计", "学科: 英语", "年级: 七年级", "能力点: B2", "作者: 陈静"]
+    index = {"first": [0], "last": [len(lines) - 1], "every other": list(range(0, len(lines), 2))}[where]
+    for n in index:
+        lines[n] = lines[n].replace(": ", "：", 1)
+    folder = tmp_path / "resources" / TERM / "海豚"
+    folder.mkdir(parents=True)
+    (folder / "meta.yml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    found = scan(tmp_path / "resources", catalog)
+    assert [r.title for r in found.records] == ["海豚阅读课设计"] and found.records[0].authors == ["陈静"]
+    assert [p.reason for p in found.problems] == ["用了中文冒号“：”，已按英文冒号“:”读取；建议改为英文冒号"]
+
+
+def test_a_metadata_file_broken_otherwise_is_still_refused_with_its_own_line(tmp_path: Path, catalog: Catalog) -> None:
+    folder = tmp_path / "resources" / TERM / "坏"
+    folder.mkdir(parents=True)
+    (folder / "meta.yml").write_text("标题：认识钟表\n类型: 微课\n作者: [张敏\n", encoding="utf-8")
+    found = scan(tmp_path / "resources", catalog)
+    assert not found.records and len(found.refused) == 1
+    assert "第 3 行" in found.refused[0].reason or "第 4 行" in found.refused[0].reason, found.refused[0].reason

@@ -151,3 +151,17 @@ def test_a_folder_named_in_gbk_is_reported_and_the_watcher_goes_on(portal) -> No
     write_meta(project.resources / T / "认识人民币", {**META, "title": "认识人民币"})
     running.wait_for("新增成果：认识人民币")
     assert running.stop() == 0
+
+
+def test_what_a_rebuild_says_includes_new_warnings_and_refusals_resolved() -> None:
+    """make serve's lines: a submission published with a warning says so (an empty file, a
+    briefing photo gone), and a refusal that went away is said too, not only new ones."""
+    from portal.watch import Snapshot, changes
+
+    before = Snapshot({"a": "甲\0x"}, {"2023-2024-1/坏": "缺少标题"}, {"content/briefings/1.md（字段：图片或链接）": "找不到“白鹭.jpg”"})
+    after = Snapshot({"a": "甲\0x", "b": "乙\0y"}, {},
+                     {"content/briefings/1.md（字段：图片或链接）": "找不到“白鹭.jpg”", "2023-2024-1/乙（字段：文件）": "说明.txt 是空文件（0 字节）"})
+    lines = changes(before, after)
+    assert lines == ["新增成果：乙", "提醒：2023-2024-1/乙（字段：文件）：说明.txt 是空文件（0 字节）",
+                     "已解决：2023-2024-1/坏 不再是未发布的成果（已改正或已移走）"]
+    assert changes(after, after) == ["网站已更新（成果没有变化）"]  # a warning already said is not said again

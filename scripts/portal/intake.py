@@ -173,15 +173,24 @@ def load_metadata(text: str, check: _Check) -> Any:
             check.warn("", _FULLWIDTH_WARNING)
         return data
     _check_shape(text)
-    data = yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - the safe loader, in C
+    failure: yaml.YAMLError | None = None
+    try:
+        data = yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - the safe loader, in C
+    except yaml.YAMLError as error:  # perhaps a full-width colon on some lines and not others
+        data, failure = None, error
     colons_fixed = False
     if not isinstance(data, dict) and _FULLWIDTH_KEY.search(text):
         fixed = _FULLWIDTH_KEY.sub(lambda m: f"{m.group(1)}{m.group(2)}: ", text)
         _check_shape(fixed)
-        data = yaml.load(fixed, Loader=_SAFE_LOADER)  # noqa: S506
-        if isinstance(data, dict):
-            colons_fixed = True
+        try:
+            repaired = yaml.load(fixed, Loader=_SAFE_LOADER)  # noqa: S506
+        except yaml.YAMLError as error:  # broken otherwise too: say where, colons read as colons
+            repaired, failure = None, failure and error
+        if isinstance(repaired, dict):
+            data, failure, colons_fixed = repaired, None, True
             check.warn("", _FULLWIDTH_WARNING)
+    if failure is not None:
+        raise failure  # the lines are the teacher's: the colons were replaced in place
     if check.memo is not None:
         check.memo.put(key, (data, colons_fixed))
     return data

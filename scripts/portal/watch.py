@@ -18,7 +18,7 @@ import multiprocessing
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event
 from pathlib import Path
@@ -74,15 +74,16 @@ class Snapshot:
 
     records: dict[str, str]  # id -> title and a digest of what makes its page
     refused: dict[str, str]  # path -> reason
+    warned: dict[str, str] = field(default_factory=dict)  # "path（字段：field）" -> reason, for what was published with a warning
 
     def to_json(self) -> str:
-        return json.dumps({"records": self.records, "refused": self.refused}, ensure_ascii=False)
+        return json.dumps({"records": self.records, "refused": self.refused, "warned": self.warned}, ensure_ascii=False)
 
     @classmethod
     def load(cls, path: Path) -> Snapshot | None:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return cls(dict(data["records"]), dict(data["refused"]))
+            return cls(dict(data["records"]), dict(data["refused"]), dict(data.get("warned", {})))
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -91,7 +92,9 @@ def snapshot(outcome: object) -> Snapshot:
     intake = outcome.intake  # type: ignore[attr-defined]
     records = {r.id: f"{r.title}\0{hashlib.sha1(repr(r).encode()).hexdigest()}" for r in intake.records}
     refused = {p.path: p.reason for p in intake.refused}
-    return Snapshot(records, refused)
+    warned = {f"{p.path}（字段：{p.field}）" if p.field else p.path: p.reason
+              for p in [*intake.problems, *outcome.problems] if not p.refused}  # type: ignore[attr-defined]
+    return Snapshot(records, refused, warned)
 
 
 def changes(before: Snapshot | None, after: Snapshot) -> list[str]:
@@ -111,6 +114,10 @@ def changes(before: Snapshot | None, after: Snapshot) -> list[str]:
         lines.append(f"未发布：{path}：{after.refused[path]}")
     for path in sorted(k for k in after.refused.keys() & before.refused.keys() if after.refused[k] != before.refused[k]):
         lines.append(f"仍未发布：{path}：{after.refused[path]}")
+    for where in sorted(k for k in after.warned if before.warned.get(k) != after.warned[k]):
+        lines.append(f"提醒：{where}：{after.warned[where]}")
+    for path in sorted(before.refused.keys() - after.refused.keys()):
+        lines.append(f"已解决：{path} 不再是未发布的成果（已改正或已移走）")
     return lines or ["网站已更新（成果没有变化）"]
 
 
@@ -189,6 +196,7 @@ def rebuild(project: Project) -> bool:
         return False
     global _finishing
     _finishing = process
+    threading.Thread(target=process.join, daemon=True).start()  # reaped when it ends, not at the next rebuild
     read_ahead(project)  # the child saved what it remembered before its site went live
     return True
 
@@ -251,7 +259,7 @@ def _watch(project: Project, stop: threading.Event, force_polling: bool, since: 
     def keep(change: watchfiles.Change, path: str) -> bool:
         return relevant(path) and ".build" not in Path(path).parts
 
-    logging.getLogger("watchfiles").setLevel(logging.WARNING)  # it says "KeyboardInterrupt caught" in English
+    logging.getLogger("watchfiles").setLevel(logging.ERROR)  # it says "KeyboardInterrupt caught, stopping watch" in English, as a warning
     folders = [p for p in watched(project) if p.is_dir()]
     files = [p for p in watched(project) if not p.is_dir()]
     stamps = {path: _file_stamp(path) for path in files}
