@@ -348,10 +348,28 @@ def test_a_full_width_colon_on_some_lines_is_read_as_a_colon_with_a_warning(tmp_
     assert [p.reason for p in found.problems] == ["用了中文冒号“：”，已按英文冒号“:”读取；建议改为英文冒号"]
 
 
-def test_a_metadata_file_broken_otherwise_is_still_refused_with_its_own_line(tmp_path: Path, catalog: Catalog) -> None:
+def test_chinese_colons_inside_values_lists_and_blocks_are_kept_as_typed(tmp_path: Path, catalog: Catalog) -> None:
+    """Only a field at the left margin has its colon read as a colon: a keyword “目标：认识钟表”,
+    a line of a block of text, a time “10：30” stay as typed; a field left empty before its list
+    is not joined to the next line."""
+    folder = tmp_path / "resources" / TERM / "钟表"
+    folder.mkdir(parents=True)
+    (folder / "meta.yml").write_text(
+        "标题：认识钟表\n类型: 微课\n学科: 数学\n年级: 一年级\n能力点: B2\n作者：\n  - 张敏\n"
+        "关键词:\n  - 目标：认识钟表\n简介: |\n  目标：认识整时\n  时间：10：30\n", encoding="utf-8")
+    found = scan(tmp_path / "resources", catalog)
+    (record,) = found.records
+    assert record.title == "认识钟表" and record.authors == ["张敏"]
+    assert record.keywords == ["目标：认识钟表"]
+    assert record.summary is not None and "目标：认识整时" in record.summary and "时间：10：30" in record.summary
+
+
+@pytest.mark.parametrize("text", ["标题：认识钟表\n类型: 微课\n作者: [张敏\n", "标题：认识钟表\n作者：[张敏\n"])
+def test_a_metadata_file_broken_otherwise_is_still_refused_with_its_own_line(tmp_path: Path, catalog: Catalog, text: str) -> None:
     folder = tmp_path / "resources" / TERM / "坏"
     folder.mkdir(parents=True)
-    (folder / "meta.yml").write_text("标题：认识钟表\n类型: 微课\n作者: [张敏\n", encoding="utf-8")
+    (folder / "meta.yml").write_text(text, encoding="utf-8")
     found = scan(tmp_path / "resources", catalog)
     assert not found.records and len(found.refused) == 1
-    assert "第 3 行" in found.refused[0].reason or "第 4 行" in found.refused[0].reason, found.refused[0].reason
+    lines = text.count("\n")
+    assert any(f"第 {n} 行" in found.refused[0].reason for n in (lines, lines + 1)), found.refused[0].reason

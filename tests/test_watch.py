@@ -158,10 +158,22 @@ def test_what_a_rebuild_says_includes_new_warnings_and_refusals_resolved() -> No
     briefing photo gone), and a refusal that went away is said too, not only new ones."""
     from portal.watch import Snapshot, changes
 
-    before = Snapshot({"a": "甲\0x"}, {"2023-2024-1/坏": "缺少标题"}, {"content/briefings/1.md（字段：图片或链接）": "找不到“白鹭.jpg”"})
-    after = Snapshot({"a": "甲\0x", "b": "乙\0y"}, {},
-                     {"content/briefings/1.md（字段：图片或链接）": "找不到“白鹭.jpg”", "2023-2024-1/乙（字段：文件）": "说明.txt 是空文件（0 字节）"})
+    from portal.model import Intake, Problem
+    from portal.watch import snapshot
+
+    class Built:  # what snapshot() reads of a build's outcome
+        def __init__(self, problems: list[Problem]):
+            self.intake, self.problems = Intake([], problems, len(problems)), []
+
+    photo = Problem("content/briefings/1.md", "图片或链接", "找不到“白鹭.jpg”", refused=False)
+    refused = Problem("2023-2024-1/坏", "", "缺少标题")
+    empty = Problem("2023-2024-1/乙", "文件", "说明.txt 是空文件（0 字节）", refused=False)
+    gbk = Problem("2023-2024-1/乙", "文件", "说明.txt 是 GBK 编码，已转换", refused=False)  # the same place, another warning
+    before = snapshot(Built([photo, refused]))
+    after = snapshot(Built([photo, empty, gbk]))
     lines = changes(before, after)
-    assert lines == ["新增成果：乙", "提醒：2023-2024-1/乙（字段：文件）：说明.txt 是空文件（0 字节）",
-                     "已解决：2023-2024-1/坏 不再是未发布的成果（已改正或已移走）"]
-    assert changes(after, after) == ["网站已更新（成果没有变化）"]  # a warning already said is not said again
+    assert "提醒：2023-2024-1/乙（字段：文件）：说明.txt 是空文件（0 字节）" in lines
+    assert "提醒：2023-2024-1/乙（字段：文件）：说明.txt 是 GBK 编码，已转换" in lines
+    assert "已解决：2023-2024-1/坏 不再是未发布的成果（已改正或已移走）" in lines
+    assert not any("白鹭" in line for line in lines)  # said when it was new, not again
+    assert changes(after, after) == ["网站已更新（成果没有变化）"]

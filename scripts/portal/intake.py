@@ -136,7 +136,9 @@ def _yaml_error(error: yaml.YAMLError) -> str:
 
 _SAFE_LOADER = SAFE_LOADER  # libyaml (shipped in PyYAML's wheels): ten times faster than pure Python
 MAX_META_BYTES = 64 * 1024  # a meta.yml or front matter is a few hundred bytes; anything near this is not one
-_FULLWIDTH_KEY = re.compile(r"^(\s*(?:-\s+)?)([^\s:：#][^:：\n]*?)\s*：\s*", re.M)
+# A field typed with a full-width colon: a line of its own at the left margin (fields are never
+# indented; list items and lines of a block of text are, or start with "-"), up to its first colon.
+_FULLWIDTH_KEY = re.compile(r"^()([^\s:：#\-][^:：\n]*?)[ \t]*：[ \t]*", re.M)
 
 
 class MetadataError(Exception):
@@ -185,7 +187,7 @@ def load_metadata(text: str, check: _Check) -> Any:
         try:
             repaired = yaml.load(fixed, Loader=_SAFE_LOADER)  # noqa: S506
         except yaml.YAMLError as error:  # broken otherwise too: say where, colons read as colons
-            repaired, failure = None, failure and error
+            repaired, failure = None, error
         if isinstance(repaired, dict):
             data, failure, colons_fixed = repaired, None, True
             check.warn("", _FULLWIDTH_WARNING)

@@ -74,7 +74,7 @@ class Snapshot:
 
     records: dict[str, str]  # id -> title and a digest of what makes its page
     refused: dict[str, str]  # path -> reason
-    warned: dict[str, str] = field(default_factory=dict)  # "path（字段：field）" -> reason, for what was published with a warning
+    warned: dict[str, str] = field(default_factory=dict)  # "where\0reason" -> where ("path（字段：field）"), for what was published with a warning
 
     def to_json(self) -> str:
         return json.dumps({"records": self.records, "refused": self.refused, "warned": self.warned}, ensure_ascii=False)
@@ -92,8 +92,8 @@ def snapshot(outcome: object) -> Snapshot:
     intake = outcome.intake  # type: ignore[attr-defined]
     records = {r.id: f"{r.title}\0{hashlib.sha1(repr(r).encode()).hexdigest()}" for r in intake.records}
     refused = {p.path: p.reason for p in intake.refused}
-    warned = {f"{p.path}（字段：{p.field}）" if p.field else p.path: p.reason
-              for p in [*intake.problems, *outcome.problems] if not p.refused}  # type: ignore[attr-defined]
+    places = {p: f"{p.path}（字段：{p.field}）" if p.field else p.path for p in [*intake.problems, *outcome.problems] if not p.refused}  # type: ignore[attr-defined]
+    warned = {f"{where}\0{p.reason}": where for p, where in places.items()}
     return Snapshot(records, refused, warned)
 
 
@@ -114,8 +114,8 @@ def changes(before: Snapshot | None, after: Snapshot) -> list[str]:
         lines.append(f"未发布：{path}：{after.refused[path]}")
     for path in sorted(k for k in after.refused.keys() & before.refused.keys() if after.refused[k] != before.refused[k]):
         lines.append(f"仍未发布：{path}：{after.refused[path]}")
-    for where in sorted(k for k in after.warned if before.warned.get(k) != after.warned[k]):
-        lines.append(f"提醒：{where}：{after.warned[where]}")
+    for key in sorted(after.warned.keys() - before.warned.keys()):
+        lines.append(f"提醒：{after.warned[key]}：{key.split(chr(0), 1)[1]}")
     for path in sorted(before.refused.keys() - after.refused.keys()):
         lines.append(f"已解决：{path} 不再是未发布的成果（已改正或已移走）")
     return lines or ["网站已更新（成果没有变化）"]
