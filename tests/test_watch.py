@@ -156,7 +156,7 @@ def test_a_folder_named_in_gbk_is_reported_and_the_watcher_goes_on(portal) -> No
 def test_what_a_rebuild_says_includes_new_warnings_and_refusals_resolved() -> None:
     """make serve's lines: a submission published with a warning says so (an empty file, a
     briefing photo gone), and a refusal that went away is said too, not only new ones."""
-    from portal.watch import Snapshot, changes
+    from portal.watch import changes
 
     from portal.model import Intake, Problem
     from portal.watch import snapshot
