@@ -92,15 +92,15 @@ class Cache:
 
     @contextlib.contextmanager
     def working_on(self, record_id: str) -> Iterator[None]:
-        """Lookups made in this thread meanwhile are counted for the record (ExtractMemo says
-        as many hits when it stands in for them)."""
+        """Lookups made in this thread meanwhile (`looked_up`) are counted for the record
+        (ExtractMemo says as many hits when it stands in for them)."""
         self._current.record = record_id
         try:
             yield
         finally:
             self._current.record = None
 
-    def _looked_up(self) -> None:
+    def looked_up(self) -> None:
         record = getattr(self._current, "record", None)
         if record is not None:
             with self._lock:
@@ -197,7 +197,7 @@ class Cache:
             return self._text(kind, digest, make)
 
     def _text(self, kind: str, digest: str, make: Callable[[], str]) -> str:
-        self._looked_up()
+        self.looked_up()
         found = self._stored(kind, digest)
         if found is None:
             self.misses += 1
@@ -251,7 +251,7 @@ class Cache:
             self._adopted.add((kind, digest))
 
     def _artefact(self, kind: str, digest: str, suffix: str, make: Callable[[Path], None]) -> Path:
-        self._looked_up()
+        self.looked_up()
         base, done, failed = self._paths(kind, digest, suffix)
         if done.exists():
             if (kind, digest) in self._adopted:
@@ -674,7 +674,7 @@ def _body(record: Record, source: tuple[str, str, list[str]], fresh: dict[str, t
     key, text, names = source
     if key in fresh:
         cache.misses += 1
-        cache.lookups[record.id] = cache.lookups.get(record.id, 0) + 1
+        cache.looked_up()  # made in a batch: still one lookup of this record's
         ok, value = fresh[key]
     else:
         try:
@@ -778,7 +778,6 @@ class ExtractMemo(Memo):
 
     def __init__(self, path: Path | None, tools: Tools):
         super().__init__(path, f"extracted 2 {json.dumps(VERSIONS, sort_keys=True)} {tools!r}")
-        self.version_digest = hashlib.sha1(self.version.encode("utf-8")).hexdigest()[:8]
 
     def recall(self, record: Record) -> tuple[Extracted, list[Problem], int] | None:
         """The record's content, warnings and how many cache lookups it took."""

@@ -138,7 +138,7 @@ _SAFE_LOADER = SAFE_LOADER  # libyaml (shipped in PyYAML's wheels): ten times fa
 MAX_META_BYTES = 64 * 1024  # a meta.yml or front matter is a few hundred bytes; anything near this is not one
 # A field typed with a full-width colon: a line of its own at the left margin (fields are never
 # indented; list items and lines of a block of text are, or start with "-"), up to its first colon.
-_FULLWIDTH_KEY = re.compile(r"^()([^\s:：#\-][^:：\n]*?)[ \t]*：[ \t]*", re.M)
+_FULLWIDTH_KEY = re.compile(r"^([^\s:：#\-][^:：\n]*?)[ \t]*：[ \t]*", re.M)
 
 
 class MetadataError(Exception):
@@ -182,7 +182,7 @@ def load_metadata(text: str, check: _Check) -> Any:
         data, failure = None, error
     colons_fixed = False
     if not isinstance(data, dict) and _FULLWIDTH_KEY.search(text):
-        fixed = _FULLWIDTH_KEY.sub(lambda m: f"{m.group(1)}{m.group(2)}: ", text)
+        fixed = _FULLWIDTH_KEY.sub(lambda m: f"{m.group(1)}: ", text)
         _check_shape(fixed)
         try:
             repaired = yaml.load(fixed, Loader=_SAFE_LOADER)  # noqa: S506
@@ -221,7 +221,6 @@ class RecordMemo(Memo):
 
     def __init__(self, path: Path | None, catalog: Catalog):
         super().__init__(path, f"records 2 {code_fingerprint()} {_fingerprint(catalog)}")
-        self.version_digest = hashlib.sha1(self.version.encode("utf-8")).hexdigest()[:8]
 
     def read(self, signature: str | None, read: Callable[[], tuple[Record | None, list[Problem], bool]]) -> tuple[Record | None, list[Problem]]:
         """`read()`'s record and problems, remembered when `signature` is known and `read` says

@@ -44,15 +44,10 @@ def preload(*paths: Path) -> None:
     inode, size and time say whether what was read is still what is there)."""
     for path in paths:
         identity = _identity(path)
-        if identity is None:
-            _PRELOADED.pop(str(path), None)
-            continue
-        known = _PRELOADED.get(str(path))
-        if known is not None and known[0] == identity:
-            continue
         try:
-            with path.open("rb") as handle:
-                _PRELOADED[str(path)] = (identity, pickle.load(handle))  # noqa: S301 - as above
+            if identity is None:
+                raise FileNotFoundError(path)
+            _PRELOADED[str(path)] = (identity, _load(path))  # the copy read before, while still the same
         except (OSError, pickle.PickleError, EOFError, AttributeError, TypeError, ValueError, ImportError):
             _PRELOADED.pop(str(path), None)
 
@@ -61,6 +56,7 @@ class Memo:
     def __init__(self, path: Path | None, version: str):
         self.path = path
         self.version = version  # changes when the work's code changes, so old results are dropped
+        self.version_digest = hashlib.sha1(version.encode("utf-8")).hexdigest()[:8]  # for digests of what it remembers
         self._old: dict[bytes, Any] = {}
         self._used: dict[bytes, Any] = {}
         if path is not None:
