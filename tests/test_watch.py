@@ -153,6 +153,43 @@ def test_a_folder_named_in_gbk_is_reported_and_the_watcher_goes_on(portal) -> No
     assert running.stop() == 0
 
 
+def test_a_build_started_before_the_copy_settled_is_dropped_when_the_copy_goes_on(tmp_path: Path) -> None:
+    """The rebuild starts as soon as a change is seen, while the files are watched settling: when
+    the file changes again within the settle time, what was built from the first version is never
+    published or said, and the finished file is."""
+    project = make_project(tmp_path / "school")
+    config = project.config_file.read_text(encoding="utf-8")
+    project.config_file.write_text(config.replace("    office_previews: true", "    office_previews: false\n    watch_settle: 6"), encoding="utf-8")
+    write_meta(project.resources / T / "钟表", META)
+    running = Portal(project.root)
+    try:
+        running.wait_for("正在关注")
+        time.sleep(2)  # the watcher is listening (not comparing what came in while it started)
+        folder = project.resources / T / "圆的面积"
+        write_meta(folder, {**META, "title": "半截的标题"})  # the first part of a copy
+        running.wait_for("发现变化", timeout=60)  # the rebuild has started on it
+        time.sleep(2)  # long enough for that build to be done with it, well inside the 6 s
+        write_meta(folder, {**META, "title": "复制完的标题"})
+        running.wait_for("文件仍在变化", timeout=60)
+        running.wait_for("新增成果：复制完的标题", timeout=120)
+        with urllib.request.urlopen(f"http://127.0.0.1:{running.port}{page(f'{T}-圆的面积')}", timeout=10) as response:
+            assert "复制完的标题" in response.read().decode("utf-8")
+        assert not any("半截" in line for line in running.seen)
+        assert running.stop() == 0
+    finally:
+        if running.process.poll() is None:
+            os.killpg(running.process.pid, signal.SIGKILL)
+
+
+def test_the_settle_time_setting_is_read_as_seconds() -> None:
+    from portal.watch import SETTLE, settle_seconds
+
+    assert settle_seconds(4) == 4.0
+    assert settle_seconds("2.5") == 2.5
+    assert settle_seconds("很久") == SETTLE
+    assert settle_seconds(0) == SETTLE
+
+
 def test_what_a_rebuild_says_includes_new_warnings_and_refusals_resolved() -> None:
     """make serve's lines: a submission published with a warning says so (an empty file, a
     briefing photo gone), and a refusal that went away is said too, not only new ones."""

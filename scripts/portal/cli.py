@@ -177,7 +177,7 @@ def cmd_serve(project: Project, host: str, port: int, watching: bool = True) -> 
         if watching:
             print("正在关注 resources/、content/、catalog/、overrides/ 和 mkdocs.yml：教师放入新成果后，网站会自动更新。按 Ctrl+C 停止。", flush=True)
             settings = Settings.load(project.config_file)
-            watch.watch(project, stop, force_polling=settings.watch_polling, since=before)
+            watch.watch(project, stop, force_polling=settings.watch_polling, since=before, settle=watch.settle_seconds(settings.watch_settle))
         else:
             print("按 Ctrl+C 停止。", flush=True)
             threading.Event().wait()

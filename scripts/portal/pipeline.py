@@ -6,7 +6,7 @@ import json
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
@@ -108,13 +108,20 @@ def read_logs(project: Project, settings: Settings) -> Usage:
     return read_usage(project.root, project.cache / "usage.pickle", settings.access_logs, prefix=prefix.rstrip("/") + "/")
 
 
-def build_site(project: Project) -> Outcome:
+class Dropped(Exception):
+    """`make serve` started this build while a copy might still be going on, and the copy went on:
+    what it built is not published (the next build reads the finished files)."""
+
+
+def build_site(project: Project, gate: Callable[[], bool] | None = None) -> Outcome:
+    """Build the site into the standby copy and switch to it. `gate`, when given, is asked just
+    before the switch: False drops the build (raises `Dropped`), the live site untouched."""
     unchanged.forget(project)  # whatever this build leaves, the next `make site` looks again
     catalog = load_catalog(project.catalog)
     outcome = Outcome(Intake([], [], 0), cache=Cache(project.cache))
     savers: list[BaseProcess] = []
     try:
-        _build(project, catalog, outcome, savers)
+        _build(project, catalog, outcome, savers, gate)
     finally:
         _join(savers)  # also when the build failed: a saver stopped with this process would leave half a file
     return outcome
@@ -128,7 +135,7 @@ def _join(savers: list[BaseProcess]) -> None:
     savers.clear()
 
 
-def _build(project: Project, catalog: Catalog, outcome: Outcome, savers: list[BaseProcess]) -> None:
+def _build(project: Project, catalog: Catalog, outcome: Outcome, savers: list[BaseProcess], gate: Callable[[], bool] | None = None) -> None:
     with outcome.timed("intake"):
         memo = MetadataMemo(project.cache / METADATA_MEMO)
         remembered = RecordMemo(project.cache / RECORDS_MEMO, catalog)
@@ -179,6 +186,8 @@ def _build(project: Project, catalog: Catalog, outcome: Outcome, savers: list[Ba
     with outcome.timed("index"):
         outcome.index_sizes = _finish_index(indexer, index_dir, slot / "search")
     _join(savers)  # saved before the site goes live: make serve reads them ahead for the next rebuild
+    if gate is not None and not gate():
+        raise Dropped()
     close_slot(slot, theme)
     switch(project.site, slot)
 

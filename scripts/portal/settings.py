@@ -34,6 +34,7 @@ class Settings:
     nav: frozenset[str] = frozenset()  # docs paths without `.md` that mkdocs.yml's nav names
     access_logs: tuple[str, ...] = ()  # nginx access logs to count usage from (globs; .gz too), besides logs/access.log*
     watch_polling: bool = False  # `make serve` polls for changes (resources/ on a mounted network share)
+    watch_settle: float = 1.5  # `make serve` publishes a change once its files kept size and time this long (watch.SETTLE)
     palette: tuple[str, str] = ("indigo", "indigo")  # theme.palette's primary and accent names
     school: str = ""  # the school's name in a county export (default: site_name)
 

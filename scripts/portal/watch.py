@@ -1,10 +1,13 @@
 """Publish on arrival: `make serve` keeps watching what a school edits and rebuilds the site.
 
-Watched: `resources/`, `content/`, `catalog/`, `overrides/` and `mkdocs.yml`. A change is acted on
+Watched: `resources/`, `content/`, `catalog/`, `overrides/` and `mkdocs.yml`. A change is published
 only once the files it touched have stopped changing (same size and time for SETTLE seconds): a
-teacher's folder copied over the LAN takes a while, and a half-copied file is never read. Each
-rebuild runs in a forked child, so a crash there cannot take the server down, and publishes by the
-atomic switch of the `site` link, so visitors never see a half-built site. What was added, changed,
+teacher's folder copied over the LAN takes a while, and a half-copied file is never published. The
+rebuild starts as soon as the watcher hands the change over and runs while the files are watched
+settling: it goes live only if they stayed the same, and is dropped (and started again once they
+settle) if the copy went on. So the wait for the copy to settle costs nothing when it is shorter
+than the rebuild. Each rebuild runs in a forked child, so a crash there cannot take the server
+down, and publishes by the atomic switch of the `site` link, so visitors never see a half-built site. What was added, changed,
 withdrawn or refused is said in Chinese; a rebuild that fails keeps the old site online.
 """
 
@@ -19,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event
 from pathlib import Path
@@ -68,6 +72,17 @@ def wait_until_settled(paths: set[Path], settle: float = SETTLE, limit: float = 
             last, quiet_since = now, time.monotonic()
 
 
+def stays_settled(paths: set[Path], last: dict[str, tuple[int, int]], settle: float, sleep: Callable[[float], None] = time.sleep) -> bool:
+    """True if nothing under `paths` differs from `last` (a `_signature`) for `settle` seconds;
+    False as soon as something does."""
+    started = time.monotonic()
+    while time.monotonic() - started < settle:
+        sleep(min(0.25, settle / 4))
+        if _signature(paths) != last:
+            return False
+    return True
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """What the live site holds, to say what a rebuild changed."""
@@ -90,7 +105,7 @@ class Snapshot:
 
 def snapshot(outcome: object) -> Snapshot:
     intake = outcome.intake  # type: ignore[attr-defined]
-    records = {r.id: f"{r.title}\0{hashlib.sha1(repr(r).encode()).hexdigest()}" for r in intake.records}
+    records = {r.id: f"{r.title}\0{hashlib.sha1(repr(r).encode()).hexdigest()}" for r in intake.records}  # not the files' digest: a catalog edit changes that of all
     refused = {p.path: p.reason for p in intake.refused}
     places = {p: f"{p.path}（字段：{p.field}）" if p.field else p.path for p in [*intake.problems, *outcome.problems] if not p.refused}  # type: ignore[attr-defined]
     warned = {f"{where}\0{p.reason}": where for p, where in places.items()}
@@ -121,22 +136,36 @@ def changes(before: Snapshot | None, after: Snapshot) -> list[str]:
     return lines or ["网站已更新（成果没有变化）"]
 
 
-def _rebuild_job(root: Path, live: Event | None = None) -> None:
-    """In a forked child: build the site, set `live` once it is served, then say what changed
-    and write the admin report."""
+def _decided(go: Event, drop: Event) -> bool:
+    """In the rebuild's child: wait for the watcher to say whether the files stayed settled."""
+    while not go.wait(0.05):
+        if drop.is_set():
+            return False
+    return True
+
+
+def _rebuild_job(root: Path, live: Event | None = None, go: Event | None = None, drop: Event | None = None, previous: Event | None = None) -> None:
+    """In a forked child: build the site; once `go` is set (the copy settled) switch to it and set
+    `live`, then say what changed and write the admin report, after the rebuild before it
+    (`previous` set) has said and written its own. When `drop` is set instead, end without a word:
+    the watcher starts another build once the copy settles."""
     from . import pipeline
     from .cli import failure_line
 
     project = Project(root)
     state = project.work / STATE
-    before = Snapshot.load(state)
     started = time.monotonic()
+    gate = partial(_decided, go, drop) if go is not None and drop is not None else None
     try:
         with build_lock(project.work):  # an admin's `make site` meanwhile waits, and vice versa
-            outcome = pipeline.build_site(project)
+            outcome = pipeline.build_site(project, gate)
+    except pipeline.Dropped:
+        os._exit(4)
     except Exception as error:  # noqa: BLE001 - one clear line; the old site stays online
         from . import forks
 
+        if gate is not None and not gate():  # failed on a half-copied file: not worth a word
+            os._exit(4)
         forks.log_failure(error)
         print(failure_line(error, project), flush=True)
         os._exit(3)
@@ -144,6 +173,9 @@ def _rebuild_job(root: Path, live: Event | None = None) -> None:
     if live is not None:
         live.set()
     after = snapshot(outcome)
+    if previous is not None:
+        previous.wait()
+    before = Snapshot.load(state)
     if before is None:  # the first build of this server: every problem, as `make site` says them
         from .report import problem_lines
 
@@ -173,19 +205,36 @@ def _reports(project: Project, outcome: object) -> None:
         print("[提醒] 管理员报告 reports/index.html 未能更新，详细信息见 .build/last-error.log；网站已更新", flush=True)
 
 
-# The last rebuild's child, still saying what changed and writing the admin report after its site
-# went live: the watcher goes back to watching meanwhile, and waits for it before the next one.
-_finishing: BaseProcess | None = None
+# The rebuilds' children still saying what changed and writing the admin report after their site
+# went live, each with the event set once it ended: the watcher goes back to watching meanwhile,
+# and the next rebuild's child waits for the last one's event only once its own site is live.
+_finishing: list[tuple[BaseProcess, Event]] = []
 
 
-def rebuild(project: Project) -> bool:
+def rebuild(project: Project, settling: set[Path] | None = None, settle: float = SETTLE) -> bool:
     """Build once in a child process; True when the new site went live. Returns as soon as it
-    is live; the child's report is awaited before the next rebuild starts (or at exit)."""
+    is live; the child's report is awaited before the next rebuild starts (or at exit).
+
+    With `settling` (files still possibly being copied), the build starts at once and goes live
+    only if they stay the same for `settle` seconds meanwhile; if they change, it is dropped and
+    built again once they have settled."""
     from . import forks, pipeline  # noqa: F401 - imported here once, so each forked rebuild starts with it
 
-    finish_rebuild()
-    live = multiprocessing.get_context("fork").Event()
-    process = forks.start(_rebuild_job, project.root, live, daemon=False)  # the build starts children of its own
+    _read_ahead_done()  # forked with the memos read whole, never halfway
+    _finishing[:] = [(child, ended) for child, ended in _finishing if not ended.is_set()]
+    previous = _finishing[-1][1] if _finishing else None
+    context = multiprocessing.get_context("fork")
+    live, go, drop, ended = context.Event(), context.Event(), context.Event(), context.Event()
+    before = _signature(settling) if settling is not None else {}  # what the child will read, or newer
+    process = forks.start(_rebuild_job, project.root, live, go, drop, previous, daemon=False)  # the build starts children of its own
+    if settling is not None and not stays_settled(settling, before, settle):
+        drop.set()
+        print("文件仍在变化，等待复制完成…", flush=True)
+        wait_until_settled(settling, settle + QUIET_MS / 1000)
+        process.join()
+        read_ahead(project)
+        return rebuild(project)
+    go.set()
     while not live.wait(0.05) and process.is_alive():
         pass
     if not live.is_set():
@@ -194,35 +243,57 @@ def rebuild(project: Project) -> bool:
             print(f"生成网站的进程异常退出（退出码 {process.exitcode}），已发布的网站保持不变；请查看 .build/last-error.log", flush=True)
         read_ahead(project)
         return False
-    global _finishing
-    _finishing = process
-    threading.Thread(target=process.join, daemon=True).start()  # reaped when it ends, not at the next rebuild
+    _finishing.append((process, ended))
+    threading.Thread(target=_reap, args=(process, ended), daemon=True).start()  # reaped when it ends, not at the next rebuild
     read_ahead(project)  # the child saved what it remembered before its site went live
     return True
 
 
+def _reap(process: BaseProcess, ended: Event) -> None:
+    """Set `ended` once the child ended, however it ended: the next one may say its changes."""
+    process.join()
+    ended.set()
+
+
 def finish_rebuild() -> None:
-    """Wait for the last rebuild's child to finish its report."""
-    global _finishing
-    if _finishing is not None:
-        _finishing.join()
-        _finishing = None
+    """Wait for the rebuilds' children to finish their reports."""
+    for _, ended in _finishing:
+        ended.wait()  # set by its reaper thread: one waitpid per child
+    _finishing.clear()
+
+
+_reading_ahead: threading.Thread | None = None
 
 
 def read_ahead(project: Project) -> None:
     """While the server waits for the next change: what the next rebuild would read first (the
-    submissions and extraction remembered by the last one), read now, so that the rebuild forked
-    then finds it in memory."""
+    submissions and extraction remembered by the last one), read now by a thread, so that the
+    rebuild forked then finds it in memory. The watcher meanwhile goes on listening."""
     from .memo import preload
     from .project import EXTRACTED_MEMO, METADATA_MEMO, RECORDS_MEMO
 
-    preload(*(project.cache / name for name in (RECORDS_MEMO, METADATA_MEMO, EXTRACTED_MEMO)))
+    global _reading_ahead
+    _read_ahead_done()
+    _reading_ahead = threading.Thread(target=preload, args=[project.cache / name for name in (RECORDS_MEMO, METADATA_MEMO, EXTRACTED_MEMO)],
+                                      daemon=True)
+    _reading_ahead.start()
+
+
+def _read_ahead_done() -> None:
+    if _reading_ahead is not None:
+        _reading_ahead.join()
 
 
 def tree_stamp(project: Project) -> tuple[int, int, int]:
     """(files, total size, newest modification) of everything watched: cheap to compare."""
     values = _signature(watched(project)).values()
     return len(values), sum(size for size, _ in values), max((mtime for _, mtime in values), default=0)
+
+
+def newer_than(project: Project, mtime_ns: int) -> set[Path]:
+    """The watched files changed after `mtime_ns` (what to watch settling); empty when only
+    files went away."""
+    return {Path(path) for path, (_, mtime) in _signature(watched(project)).items() if mtime > mtime_ns}
 
 
 def _file_stamp(path: Path) -> tuple[int, int, int] | None:
@@ -233,7 +304,20 @@ def _file_stamp(path: Path) -> tuple[int, int, int] | None:
     return info.st_ino, info.st_size, info.st_mtime_ns
 
 
-def watch(project: Project, stop: threading.Event, force_polling: bool = False, since: tuple[int, int, int] | None = None) -> None:
+def settle_seconds(value: object) -> float:
+    """`extra.portal.watch_settle` as seconds: a number from 0.5 to 600, else the default (said)."""
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if 0.5 <= seconds <= 600:
+        return seconds
+    print(f"[提醒] mkdocs.yml 中 extra.portal.watch_settle 应为 0.5 到 600 之间的秒数（现为 {value!r}），已按 {SETTLE} 秒处理", flush=True)
+    return SETTLE
+
+
+def watch(project: Project, stop: threading.Event, force_polling: bool = False, since: tuple[int, int, int] | None = None,
+          settle: float = SETTLE) -> None:
     """Rebuild whenever watched files changed and settled, until `stop` is set. `since` is the
     `tree_stamp` taken before the last build: what changed before the watcher was listening
     (while that build ran) is caught by comparing it once the watcher is up.
@@ -242,18 +326,18 @@ def watch(project: Project, stop: threading.Event, force_polling: bool = False, 
     instead: editors and `sed -i` save by replacing the file, which ends a watch on the file."""
     while True:
         try:
-            _watch(project, stop, force_polling, since)
+            _watch(project, stop, force_polling, since, settle)
             return
         except RuntimeError as error:  # watchfiles cannot name a path whose bytes are not UTF-8
             if "decode path" not in str(error):
                 raise
         since = None
         print("发现变化（有文件名不是 UTF-8 编码，多半来自 Windows 上打包的压缩文件），等待文件复制完成…", flush=True)
-        wait_until_settled(set(watched(project)))
+        wait_until_settled(set(watched(project)), settle)
         rebuild(project)  # says which submission it is; then the watcher starts anew
 
 
-def _watch(project: Project, stop: threading.Event, force_polling: bool, since: tuple[int, int, int] | None) -> None:
+def _watch(project: Project, stop: threading.Event, force_polling: bool, since: tuple[int, int, int] | None, settle: float = SETTLE) -> None:
     import watchfiles
 
     def keep(change: watchfiles.Change, path: str) -> bool:
@@ -265,21 +349,19 @@ def _watch(project: Project, stop: threading.Event, force_polling: bool, since: 
     stamps = {path: _file_stamp(path) for path in files}
     for batch in watchfiles.watch(*folders, watch_filter=keep, stop_event=stop, debounce=1600, step=QUIET_MS,
                                   force_polling=force_polling or None, raise_interrupt=False,
-                                  yield_on_timeout=True, rust_timeout=1000):
+                                  yield_on_timeout=True, rust_timeout=500):
         touched = {Path(path) for _, path in batch} | {path for path in files if _file_stamp(path) != stamps[path]}
-        if not touched:  # the watcher is listening and nothing happened for a second
+        if not touched:  # the watcher is listening and nothing happened for a moment
             if since is not None and tree_stamp(project) != since:
                 print("发现启动期间放入的变化，正在更新网站…", flush=True)
-                wait_until_settled(set(watched(project)))
-                rebuild(project)
+                rebuild(project, newer_than(project, since[2]) or set(watched(project)), settle)
             since = None
             continue
         since = None
         names = sorted({_short(project, p) for p in touched})
-        print(f"发现变化：{'、'.join(names[:5])}{' 等' if len(names) > 5 else ''}，等待文件复制完成…", flush=True)
-        wait_until_settled({p if p.exists() else p.parent for p in touched}, SETTLE - QUIET_MS / 1000)
+        print(f"发现变化：{'、'.join(names[:5])}{' 等' if len(names) > 5 else ''}，正在更新网站（文件复制完成后发布）…", flush=True)
         stamps = {path: _file_stamp(path) for path in files}
-        rebuild(project)
+        rebuild(project, {p if p.exists() else p.parent for p in touched}, max(settle - QUIET_MS / 1000, 0.1))
 
 
 def _short(project: Project, path: Path) -> str:
