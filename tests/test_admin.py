@@ -239,3 +239,24 @@ def test_teachers_text_that_looks_like_a_formula_is_written_as_text(tmp_path: Pa
     cells = {c.value for ws in load_workbook(path).worksheets for row in ws.iter_rows() for c in row if isinstance(c.value, str)}
     assert {f.strip() for f in FORMULAS} <= cells and {"=1+3", "=1+4", "-1"} <= cells  # shown as typed (intake trims blanks)
     assert any("=1+2" in value for value in cells)  # a refusal quoting the value
+
+
+def test_make_site_writes_the_report_while_pages_are_made_with_every_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`make site` writes the admin report in a child during the build: it names what intake
+    refused and what extraction warned about, as the one written afterwards did."""
+    project = make_project(tmp_path / "school")
+    meta = {"title": "甲", "type": "微课", "subject": "数学", "grade": "一年级", "competencies": ["B2"], "authors": ["张敏"]}
+    write_meta(project.resources / T / "a", meta)
+    (project.resources / T / "a" / "说明.txt").write_bytes(b"")  # published, with a warning from extraction
+    write_meta(project.resources / T / "b", {**meta, "title": "乙", "competencies": ["D9"]})  # refused
+    assert main(["--root", str(project.root), "site"]) == 0
+    page = (project.reports / "index.html").read_text(encoding="utf-8")
+    assert "D9" in page and "说明.txt" in page and "发布 <strong>1</strong> 份" in page
+    assert "管理员报告：reports/index.html" in capsys.readouterr().out
+
+    shutil.rmtree(project.reports)
+    project.reports.write_text("not a folder", encoding="utf-8")  # the child cannot write it: the command says so
+    (project.resources / T / "a" / "说明.txt").write_text("补上说明", encoding="utf-8")
+    assert main(["--root", str(project.root), "site"]) == 1
+    error = capsys.readouterr().err
+    assert "reports" in error and "Traceback" not in error

@@ -18,7 +18,7 @@ from .policy import Policy
 from .model import term_label
 from .project import Project
 from .settings import Settings
-from .report import WORKBOOK, problem_lines, register_template, summary_lines, write_reports
+from .report import WORKBOOK, completion, problem_lines, register_template, summary_lines, write_reports
 
 
 def _print_outcome(outcome: pipeline.Outcome, project: Project, term: str | None = None, workbook: bool = True) -> None:
@@ -27,8 +27,11 @@ def _print_outcome(outcome: pipeline.Outcome, project: Project, term: str | None
         print(line)
     for line in summary_lines(outcome.intake, outcome.problems):
         print(line)
-    catalog = load_catalog(project.catalog)
-    done = write_reports(project.resources, outcome.intake, outcome.problems, catalog, Policy.load(project.catalog), project.reports, term, workbook, outcome.usage)
+    catalog, policy = load_catalog(project.catalog), Policy.load(project.catalog)
+    if outcome.reported:  # written during the build
+        done = completion(project.resources, outcome.intake.records, catalog, policy, term)
+    else:
+        done = write_reports(project.resources, outcome.intake, outcome.problems, catalog, policy, project.reports, term, workbook, outcome.usage)
     if outcome.usage is not None and outcome.usage.files:
         print(f"访问日志：{outcome.usage.files} 个文件，本次读取新记录 {outcome.usage.lines} 行")
     elif outcome.usage is not None:
@@ -56,7 +59,7 @@ def cmd_site(project: Project) -> int:
         print("".join(line for line in summary.splitlines(keepends=True) if not line.startswith(("网站已生成到", "各阶段用时"))), end="")
         print(f"网站没有变化：成果、设置、页面、访问日志和程序都与上次生成时相同，未重新生成（用时 {time.monotonic() - started:.1f} 秒）。以上是上次生成时的提醒和统计")
         return 0
-    outcome = pipeline.build_site(project)
+    outcome = pipeline.build_site(project, report=True)
     with contextlib.redirect_stdout(io.StringIO()) as printed:
         _print_site_outcome(outcome, project, started)
     print(printed.getvalue(), end="")

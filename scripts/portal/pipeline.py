@@ -48,6 +48,7 @@ class Outcome:
     usage: Usage | None = None  # views, plays and downloads from the access logs
     schools: dict[str, int] = field(default_factory=dict)  # a county portal: school -> cases shown
     rendered: bool = True  # whether the builder (MkDocs) ran: not when its docs folder did not change
+    reported: bool = False  # the admin report (reports/) was written during the build
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
@@ -113,15 +114,16 @@ class Dropped(Exception):
     what it built is not published (the next build reads the finished files)."""
 
 
-def build_site(project: Project, gate: Callable[[], bool] | None = None) -> Outcome:
+def build_site(project: Project, gate: Callable[[], bool] | None = None, report: bool = False) -> Outcome:
     """Build the site into the standby copy and switch to it. `gate`, when given, is asked just
-    before the switch: False drops the build (raises `Dropped`), the live site untouched."""
+    before the switch: False drops the build (raises `Dropped`), the live site untouched. With
+    `report`, the admin report is written meanwhile (`Outcome.reported` says if it was)."""
     unchanged.forget(project)  # whatever this build leaves, the next `make site` looks again
     catalog = load_catalog(project.catalog)
     outcome = Outcome(Intake([], [], 0), cache=Cache(project.cache))
     savers: list[BaseProcess] = []
     try:
-        _build(project, catalog, outcome, savers, gate)
+        _build(project, catalog, outcome, savers, gate, report)
     finally:
         _join(savers)  # also when the build failed: a saver stopped with this process would leave half a file
     return outcome
@@ -135,7 +137,8 @@ def _join(savers: list[BaseProcess]) -> None:
     savers.clear()
 
 
-def _build(project: Project, catalog: Catalog, outcome: Outcome, savers: list[BaseProcess], gate: Callable[[], bool] | None = None) -> None:
+def _build(project: Project, catalog: Catalog, outcome: Outcome, savers: list[BaseProcess], gate: Callable[[], bool] | None = None,
+           report: bool = False) -> None:
     with outcome.timed("intake"):
         memo = MetadataMemo(project.cache / METADATA_MEMO)
         remembered = RecordMemo(project.cache / RECORDS_MEMO, catalog)
@@ -168,6 +171,10 @@ def _build(project: Project, catalog: Catalog, outcome: Outcome, savers: list[Ba
         made = generate(intake.records, extracted, catalog, project.docs, project.content, roster, settings, peers, nav=settings.nav, usage=outcome.usage,
                         county=schools)
         outcome.problems.extend(made.problems)
+    # Everything the admin report says is known now: a child writes it while the pages are made.
+    reporter = forks.start(_report_job, project, catalog, outcome) if report else None
+    if reporter is not None:
+        savers.append(reporter)  # also waited for when a later stage fails: never half a report
     with outcome.timed("mkdocs"):
         builder = choose(project.config_file)
         theme = theme_fingerprint(project.root, project.config_file, builder.fingerprint())
@@ -186,10 +193,19 @@ def _build(project: Project, catalog: Catalog, outcome: Outcome, savers: list[Ba
     with outcome.timed("index"):
         outcome.index_sizes = _finish_index(indexer, index_dir, slot / "search")
     _join(savers)  # saved before the site goes live: make serve reads them ahead for the next rebuild
+    # Else the command line writes the report itself, and says why it cannot.
+    outcome.reported = reporter is not None and reporter.exitcode == 0
     if gate is not None and not gate():
         raise Dropped()
     close_slot(slot, theme)
     switch(project.site, slot)
+
+
+def _report_job(project: Project, catalog: Catalog, outcome: Outcome) -> None:
+    from .policy import Policy
+    from .report import write_reports
+
+    write_reports(project.resources, outcome.intake, outcome.problems, catalog, Policy.load(project.catalog), project.reports, None, False, outcome.usage)
 
 
 def _save_memos(*memos: Memo) -> None:
