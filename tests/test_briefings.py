@@ -227,3 +227,49 @@ def test_a_missing_photo_is_said_in_chinese_not_by_mkdocs(tmp_path: Path) -> Non
     output = result.stdout + result.stderr
     assert "找不到“活动照片.jpg”" in output and "在.jpg" not in output.split("找不到")[1][:20]
     assert "is not found" not in output and "Doc file" not in output
+
+
+def test_charts_drawn_ahead_are_those_the_pages_show_and_old_ones_are_swept(school, tmp_path: Path) -> None:
+    """A child draws every term's charts while the build reads and extracts: the statistics page
+    must show exactly what is in that cache. Charts of counts no term has any more go once old."""
+    import os
+    import time
+
+    from portal.briefings import CHARTS, STALE_CHARTS_S, Charts, draw_charts, stats_context
+    from portal.intake import scan
+
+    project, _ = school
+    catalog = load_catalog(project.catalog)
+    records = scan(project.resources, catalog).records
+    roster = pipeline.load_roster(project)
+    cache = tmp_path / "charts"
+    cache.mkdir()
+    stale, recent = cache / "stale.html", cache / "recent.html"
+    for path in (stale, recent):
+        path.write_text("<svg>old counts</svg>", encoding="utf-8")
+    os.utime(stale, (time.time() - STALE_CHARTS_S - 60,) * 2)
+    draw_charts(records, catalog, roster, cache)
+    stats = stats_context(records, catalog, roster, [T])[T]
+    charts = Charts(stats, catalog, cache)
+    drawn = {name: (cache / charts.key(name)).read_text(encoding="utf-8") for name in CHARTS}
+    assert all(chart.startswith("<figure") and len(chart) > 200 for chart in drawn.values())
+    page = html(project, f"stats/{T}")
+    assert drawn["grid"] in page and drawn["points"] in page and drawn["groups"] in page
+    assert not stale.exists() and recent.exists()
+
+
+def test_the_atom_feed_is_made_again_only_when_a_briefing_changed(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from portal.briefings import Briefing, atom_feed, cached_atom_feed
+
+    first = Briefing(tmp_path / "1.md", "2023-2024-1-1", T, "第 1 期", dt.date(2023, 10, 30), "第一期简报", "正文")
+    cache = tmp_path / "feed"
+    made = cached_atom_feed([first], "学校", None, cache)
+    assert made == atom_feed([first], "学校", None)
+    (kept,) = cache.glob("*.xml")
+    kept.write_bytes(b"<feed>kept</feed>")  # what is kept is what is used
+    assert cached_atom_feed([first], "学校", None, cache) == b"<feed>kept</feed>"
+    renamed = Briefing(first.source, first.slug, T, first.issue, first.date, "改过的标题", "正文")
+    assert "改过的标题" in cached_atom_feed([renamed], "学校", None, cache).decode("utf-8")
+    assert len(list(cache.glob("*.xml"))) == 1

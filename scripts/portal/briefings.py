@@ -10,9 +10,13 @@ markup made here.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import hashlib
+import os
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
@@ -51,6 +55,27 @@ def _placed(value: object) -> object:
     return value if isinstance(value, Markup) else markdown_text(value)
 
 
+CHARTS = ("groups", "grid", "points", "participation", "types")
+STALE_CHARTS_S = 600
+
+
+def draw_charts(records: list[Record], catalog: Catalog, roster: list[Teacher] | None, cache: Path) -> None:
+    """Every term's charts into `cache`, for the build to find there: run by a child while the
+    build reads and extracts, so that a term with new submissions costs the build no drawing."""
+    terms = sorted({r.term for r in records})
+    current: set[str] = set()
+    for stats in stats_context(records, catalog, roster, terms).values():
+        charts = Charts(stats, catalog, cache)
+        charts.draw_all()
+        current.update(charts.key(name) for name in CHARTS)
+    # Charts of counts no term has any more: each new submission leaves its term's old ones.
+    # Those of the last minutes stay (a briefing of a term without submissions draws its own).
+    for old in cache.glob("*") if cache.is_dir() else []:
+        with contextlib.suppress(OSError):
+            if old.name not in current and time.time() - old.stat().st_mtime > STALE_CHARTS_S:
+                old.unlink()
+
+
 class Charts:
     """The charts of one term, drawn on first use (a briefing may use none of them) and kept in
     `cache` by what they show, so an unchanged term costs no drawing."""
@@ -61,12 +86,16 @@ class Charts:
         self._cache = cache
         self._drawn: dict[str, Markup] = {}
 
+    def key(self, name: str) -> str:
+        """The chart `name` by what it shows, as its file's name in the cache."""
+        s = self._stats
+        shown = (name, s.term, s.by_group, s.grid, s.by_env, s.by_dim, s.by_point, [(g.group, g.participating) for g in s.group_participation], s.by_type)
+        return hashlib.sha1(repr((shown, self._catalog, charts_version())).encode()).hexdigest() + ".html"
+
     def _draw(self, name: str) -> Markup:
         if name not in self._drawn:
             s = self._stats
-            shown = (name, s.term, s.by_group, s.grid, s.by_env, s.by_dim, s.by_point, [(g.group, g.participating) for g in s.group_participation], s.by_type)
-            key = hashlib.sha1(repr((shown, self._catalog, charts_version())).encode()).hexdigest()
-            path = self._cache / f"{key}.html" if self._cache else None
+            path = self._cache / self.key(name) if self._cache else None
             if path is not None and path.exists():
                 self._drawn[name] = Markup(path.read_text(encoding="utf-8"))
                 return self._drawn[name]
@@ -83,10 +112,16 @@ class Charts:
                 "types": lambda: charts.bar_chart(list(s.by_type), list(s.by_type.values()), f"{label} 各类型成果数", colour="#8d6e63"),
             }[name]()
             self._drawn[name] = Markup(f'<figure class="portal-figure">{svg}</figure>')
-            if path is not None:
+            if path is not None:  # whole or not at all: a build may draw the same chart meanwhile (draw_charts)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(self._drawn[name], encoding="utf-8")
+                unfinished = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+                unfinished.write_text(self._drawn[name], encoding="utf-8")
+                unfinished.replace(path)
         return self._drawn[name]
+
+    def draw_all(self) -> None:
+        for name in CHARTS:
+            self._draw(name)
 
     @property
     def groups(self) -> Markup:
@@ -120,6 +155,7 @@ class Briefing:
     body: str  # Markdown with placeholders
 
 
+@functools.cache
 def charts_version() -> str:
     """Changes with the drawing code and library, so cached charts are redrawn after an upgrade."""
     from importlib.metadata import version
@@ -204,6 +240,26 @@ def render_briefing(briefing: Briefing, stats: TermStats, catalog: Catalog, prob
 
 def stats_context(records: list[Record], catalog: Catalog, roster: list[Teacher] | None, terms: list[str]) -> dict[str, TermStats]:
     return {term: term_stats(term, records, catalog, roster) for term in terms}
+
+
+def cached_atom_feed(briefings: list[Briefing], site_name: str, site_url: str | None, cache: Path) -> bytes:
+    """`atom_feed`, kept in `cache` by what it says: most builds change no briefing, and loading
+    the feed library (lxml) costs more than the rest of the briefings."""
+    from importlib.metadata import version
+
+    shown = [(b.slug, b.title, b.date, b.issue, b.term) for b in briefings]
+    key = hashlib.sha1(repr((shown, site_name, site_url, version("feedgen"))).encode("utf-8", "surrogateescape")).hexdigest()
+    path = cache / f"{key}.xml"
+    with contextlib.suppress(OSError):
+        return path.read_bytes()
+    feed = atom_feed(briefings, site_name, site_url)
+    cache.mkdir(parents=True, exist_ok=True)
+    for old in cache.glob("*.xml"):
+        old.unlink(missing_ok=True)
+    unfinished = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    unfinished.write_bytes(feed)
+    unfinished.replace(path)
+    return feed
 
 
 def atom_feed(briefings: list[Briefing], site_name: str, site_url: str | None) -> bytes:

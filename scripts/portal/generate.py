@@ -30,7 +30,7 @@ import jinja2
 import yaml
 from markupsafe import Markup, escape
 
-from .briefings import BRIEFINGS, FEED, Charts, atom_feed, read_briefings, render_briefing, stats_context
+from .briefings import BRIEFINGS, FEED, Charts, cached_atom_feed, read_briefings, render_briefing, stats_context
 from .catalog import Catalog
 from .county.pages import briefing_values, county_pages
 from .county.schools import School
@@ -487,7 +487,7 @@ def _statistics_and_briefings(
     listing = env.get_template("briefings.html").render(
         root=url_to(f"{BRIEFINGS}/index", "index"), briefings=[(b, term_label(b.term)) for b in briefings], feed=FEED)
     writer.page(f"{BRIEFINGS}/index", "研修简报", partial(str, listing))
-    writer.write_bytes(f"{BRIEFINGS}/{FEED}", atom_feed(briefings, settings.site_name, settings.site_url))
+    writer.write_bytes(f"{BRIEFINGS}/{FEED}", cached_atom_feed(briefings, settings.site_name, settings.site_url, writer.docs.parent / "feed"))
 
 
 def usage_context(records: list[Record], usage: Usage | None) -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from . import forks, unchanged
 from .build import (add_attachments, close_slot, copy_rendered, docs_outputs, docs_pages, expected_files, next_slot, open_slot, prune, publish, render,
                     require_pages, switch, theme_fingerprint)
+from .briefings import draw_charts
 from .builders import choose
 from .catalog import Catalog, load_catalog
 from .chrome import MANIFEST, Filled, directory_url, fill_pages, fill_rendered, read_manifest, read_shells, write_sitemap
@@ -145,6 +146,8 @@ def _build(project: Project, catalog: Catalog, outcome: Outcome, savers: list[Ba
         outcome.intake = intake = scan(project.resources, catalog, memo, remembered)
         # Written by a child on the other core while this build goes on (an 18 MB pickle at 10,000).
         savers.append(forks.start(_save_memos, memo, remembered))
+        # The terms' charts, drawn by another child meanwhile: the statistics pages find them drawn.
+        savers.append(forks.start(draw_charts, intake.records, catalog, load_roster(project), project.docs.parent / "charts"))
     settings = Settings.load(project.config_file)
     with outcome.timed("usage"):
         outcome.usage = read_logs(project, settings)

@@ -14,6 +14,7 @@ withdrawn or refused is said in Chinese; a rebuild that fails keeps the old site
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import logging
 import os
@@ -220,6 +221,7 @@ def rebuild(project: Project, settling: set[Path] | None = None, settle: float =
     built again once they have settled."""
     from . import forks, pipeline  # noqa: F401 - imported here once, so each forked rebuild starts with it
 
+    _warm()
     _read_ahead_done()  # forked with the memos read whole, never halfway
     _finishing[:] = [(child, ended) for child, ended in _finishing if not ended.is_set()]
     previous = _finishing[-1][1] if _finishing else None
@@ -247,6 +249,19 @@ def rebuild(project: Project, settling: set[Path] | None = None, settle: float =
     threading.Thread(target=_reap, args=(process, ended), daemon=True).start()  # reaped when it ends, not at the next rebuild
     read_ahead(project)  # the child saved what it remembered before its site went live
     return True
+
+
+# What every rebuild's child imports again if the server has not: MkDocs and its theme (the
+# term's briefing is rendered whenever it has a new submission), the chart library.
+WARM = ("mkdocs.commands.build", "mkdocs.config", "mkdocs.config.defaults", "material", "pygments", "babel", "portal.charts")
+
+
+def _warm() -> None:
+    for name in WARM:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # another page builder (ProperDocs, Zensical) in its own environment
+            pass
 
 
 def _reap(process: BaseProcess, ended: Event) -> None:
