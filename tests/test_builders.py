@@ -189,3 +189,29 @@ def test_the_old_cache_folder_is_moved_once(tmp_path: Path) -> None:
     theirs = tmp_path / "theirs"  # a .cache/ of another program's (Zensical's own) stays
     (theirs / ".cache" / "plugin").mkdir(parents=True)
     assert not Project(theirs).cache.exists() and (theirs / ".cache" / "plugin").is_dir()
+
+
+def test_the_quick_theme_listing_is_what_mkdocs_copies_from_the_theme(tmp_path: Path) -> None:
+    """MkDocs copies the theme's static files from Jinja's list of templates, filtered; ours skips
+    walking dot folders (Material's icons) and must give MkDocs the same files."""
+    from factories import make_project
+    from mkdocs.config import load_config
+    from mkdocs.structure.files import Files
+
+    from portal.builders import _list_without_dot_folders
+
+    project = make_project(tmp_path / "school")
+    (project.root / "overrides" / ".hidden").mkdir()  # a dot folder of the school's own overrides too
+    (project.root / "overrides" / ".hidden" / "x.css").write_text("", encoding="utf-8")
+    (project.root / "overrides" / "assets" / "extra.css").write_text("", encoding="utf-8")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    listed = []
+    for quick in (False, True):
+        config = load_config(config_file=str(project.config_file), docs_dir=str(docs), site_dir=str(tmp_path / "site"))
+        if quick:
+            _list_without_dot_folders(config.theme)
+        files = Files([])
+        files.add_files_from_theme(config.theme.get_env(), config)
+        listed.append(sorted(f.src_uri for f in files))
+    assert listed[0] == listed[1] and "assets/extra.css" in listed[0] and len(listed[0]) > 20

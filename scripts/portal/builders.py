@@ -25,6 +25,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -145,11 +146,42 @@ def api_build(config_file: str, docs: str, out: str, dirty: bool, overrides: dic
     if not any(isinstance(f, _DirtyNotice) for f in source.filters):
         source.addFilter(_DirtyNotice())
     config = load_config(config_file=config_file, docs_dir=docs, site_dir=out, **overrides)
+    _list_without_dot_folders(config.theme)
     config.plugins.on_startup(command="build", dirty=dirty)
     try:
         build(config, dirty=dirty)
     finally:
         config.plugins.on_shutdown()
+
+
+def _list_without_dot_folders(theme: Any) -> None:
+    """MkDocs lists the theme's files to copy its static ones, and drops every name in a folder
+    starting with "." (Material's 14,000 icons in `.icons`) only after Jinja walked them all and
+    matched each against its patterns: 0.13 s of each render. The same list without walking them."""
+    get_env = theme.get_env
+
+    def env_listing_quickly() -> Any:
+        env = get_env()
+        loader = env.loader
+        if isinstance(getattr(loader, "searchpath", None), list):
+            env.list_templates = partial(_templates, loader.searchpath)
+        return env
+
+    theme.get_env = env_listing_quickly
+
+
+def _templates(roots: list[str], extensions: Any = None, filter_func: Any = None) -> list[str]:
+    """jinja2.Environment.list_templates of a FileSystemLoader on `roots`, without dot folders."""
+    found: set[str] = set()
+    for root in roots:
+        for folder, folders, files in os.walk(root, followlinks=True):
+            folders[:] = [name for name in folders if not name.startswith(".")]
+            relative = os.path.relpath(folder, root).replace(os.sep, "/")
+            found.update(name if relative == "." else f"{relative}/{name}" for name in files)
+    names = sorted(found)
+    if extensions is not None:
+        names = [name for name in names if "." in name and name.rsplit(".", 1)[1] in extensions]
+    return [name for name in names if filter_func(name)] if filter_func is not None else names
 
 
 class _DirtyNotice(logging.Filter):
