@@ -160,3 +160,28 @@ def test_a_memo_half_written_by_a_killed_process_is_swept_away(tmp_path: Path) -
     memo.save()
     assert not leftover.exists() and (tmp_path / "records.pickle").is_file()
     assert Memo(tmp_path / "records.pickle", "v").get(Memo.key("a")) == 1
+
+
+def test_stored_artefacts_are_found_row_by_row_and_all_at_once_alike(tmp_path: Path) -> None:
+    """A rebuild asks the artefact store a few questions, one row each; a cold build asks many,
+    and after ONE_BY_ONE of them one query reads all. Both find the same, failures included."""
+    from portal.extract import ONE_BY_ONE, ArtefactError, Cache
+
+    stored = Cache(tmp_path / "cache")
+    digests = [f"{n:064x}" for n in range(ONE_BY_ONE * 2)]
+    for number, digest in enumerate(digests):
+        stored.put("text", digest, f"正文 {number}", ok=number % 7 != 0)
+    stored.save()
+
+    asking = Cache(tmp_path / "cache")
+    for number, digest in enumerate(digests):
+        if number % 7 == 0:
+            try:
+                asking.text("text", digest, lambda: "不该再做")
+                raise AssertionError("a stored failure is raised again")
+            except ArtefactError as error:
+                assert str(error) == f"正文 {number}"
+        else:
+            assert asking.text("text", digest, lambda: "不该再做") == f"正文 {number}"
+        assert not asking.has("text", "f" * 64)
+    assert asking.hits == len(digests) and asking.misses == 0  # a failure remembered is found too

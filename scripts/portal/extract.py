@@ -65,6 +65,9 @@ class ArtefactError(Exception):
     """Making an artefact failed (now or in an earlier build); the message is for admins."""
 
 
+ONE_BY_ONE = 50  # questions about one kind of artefact answered by a query each, before all are read
+
+
 @dataclass
 class Cache:
     """Artefacts keyed by (kind, version, source hash) in a git-ignored folder.
@@ -85,6 +88,7 @@ class Cache:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _made: dict[tuple[str, str, str], tuple[bool, str]] = field(default_factory=dict)  # not yet stored
     _rows: dict[str, dict[str, tuple[bool, str]]] = field(default_factory=dict)  # kind -> digest -> stored row
+    _asked: dict[str, int] = field(default_factory=dict)  # kind -> questions answered row by row
     _locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)  # artefacts being made
     _adopted: set[tuple[str, str]] = field(default_factory=set)  # made in a batch this build (counted as misses)
     lookups: dict[str, int] = field(default_factory=dict)  # record id -> lookups made for it (see `working_on`)
@@ -172,12 +176,17 @@ class Cache:
         return self._db
 
     def _stored(self, kind: str, digest: str) -> tuple[bool, str] | None:
-        """A build asks for nearly every stored artefact of a kind: one query reads them all."""
+        """A cold build asks for nearly every stored artefact of a kind: after a few questions one
+        query reads them all. A rebuild (one new submission) asks a few: one row each."""
         key = (kind, VERSIONS[kind], digest)
         with self._lock:
             if key in self._made:
                 return self._made[key]
             if kind not in self._rows:
+                self._asked[kind] = asked = self._asked.get(kind, 0) + 1
+                if asked <= ONE_BY_ONE:
+                    row = self._connection().execute("SELECT ok, value FROM artefacts WHERE kind = ? AND version = ? AND digest = ?", key).fetchone()
+                    return None if row is None else (bool(row[0]), str(row[1]))
                 rows = self._connection().execute("SELECT digest, ok, value FROM artefacts WHERE kind = ? AND version = ?", key[:2])
                 self._rows[kind] = {row[0]: (bool(row[1]), str(row[2])) for row in rows}
             return self._rows[kind].get(digest)
