@@ -181,6 +181,110 @@ def test_a_build_started_before_the_copy_settled_is_dropped_when_the_copy_goes_o
             os.killpg(running.process.pid, signal.SIGKILL)
 
 
+def _serve_settling_slowly(project, seconds: int) -> Portal:
+    config = project.config_file.read_text(encoding="utf-8")
+    project.config_file.write_text(config.replace("    office_previews: true", f"    office_previews: false\n    watch_settle: {seconds}"), encoding="utf-8")
+    running = Portal(project.root)
+    running.wait_for("正在关注")
+    time.sleep(2)  # the watcher is listening
+    return running
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_a_rebuild_killed_while_waiting_for_the_copy_is_said_and_the_watcher_goes_on(tmp_path: Path) -> None:
+    """The system may kill a rebuild (out of memory) while it waits for the copy to settle:
+    the watcher must say so and keep watching, not wait forever to tell it to go on."""
+    project = make_project(tmp_path / "school")
+    write_meta(project.resources / T / "钟表", META)
+    running = _serve_settling_slowly(project, 6)
+    try:
+        write_meta(project.resources / T / "甲", {**META, "title": "被打断的一份"})
+        running.wait_for("发现变化", timeout=60)
+        time.sleep(3)  # built, waiting at the gate
+        children = _children(running.process.pid)
+        assert children
+        for child in children:
+            os.kill(child, signal.SIGKILL)
+        running.wait_for("异常退出", timeout=60)
+        write_meta(project.resources / T / "乙", {**META, "title": "后来的一份"})
+        running.wait_for("新增成果：", timeout=120)
+        assert running.get(page(f"{T}-乙")) == 200 and running.get(page(f"{T}-甲")) == 200
+        assert running.stop() == 0
+    finally:
+        if running.process.poll() is None:
+            os.killpg(running.process.pid, signal.SIGKILL)
+
+
+def test_stopping_the_server_while_a_copy_settles_ends_the_rebuild_and_frees_the_lock(tmp_path: Path) -> None:
+    """Ctrl+C to the server alone (a service manager stopping it) while a rebuild waits for the
+    copy: the rebuild is dropped, the server ends, and `make site` can run."""
+    from portal.cli import main
+
+    project = make_project(tmp_path / "school")
+    write_meta(project.resources / T / "钟表", META)
+    running = _serve_settling_slowly(project, 8)
+    try:
+        write_meta(project.resources / T / "甲", {**META, "title": "停止时的一份"})
+        running.wait_for("发现变化", timeout=60)
+        time.sleep(2)
+        running.process.send_signal(signal.SIGINT)  # the server's own process, not its group
+        assert running.process.wait(timeout=60) == 0
+        assert not any("停止时的一份" in line for line in running.seen)
+        started = time.monotonic()
+        assert main(["--root", str(project.root), "site"]) == 0
+        assert time.monotonic() - started < 60  # no child left holding the build lock
+    finally:
+        if running.process.poll() is None:
+            os.killpg(running.process.pid, signal.SIGKILL)
+
+
+def test_folders_copied_one_after_another_are_published_whole(tmp_path: Path) -> None:
+    """A teacher copies several folders in a row, each with a document written in parts: what
+    the watcher first saw settles while the next folder is still arriving. No half document may
+    be read (or warned about), and every folder is published whole."""
+    project = make_project(tmp_path / "school")
+    write_meta(project.resources / T / "钟表", META)
+    make_docx(tmp_path / "staged.docx", "圆的面积", [("目标", ["推导圆的面积公式。"] * 40)])
+    data = (tmp_path / "staged.docx").read_bytes()
+    running = _serve_settling_slowly(project, 1.5)
+    try:
+        names = ["第一份", "第二份", "第三份"]
+        for name in names:
+            folder = project.resources / T / name
+            write_meta(folder, {**META, "title": name})
+            with (folder / "设计.docx").open("wb") as handle:
+                step = len(data) // 6 + 1
+                for start in range(0, len(data), step):
+                    handle.write(data[start:start + step])
+                    handle.flush()
+                    time.sleep(0.45)
+        deadline = time.monotonic() + 180
+        while not all(f"新增成果：{name}" in "\n".join(running.seen) for name in names):
+            assert time.monotonic() < deadline, "\n".join(running.seen)
+            try:
+                running.seen.append(running.lines.get(timeout=1))
+            except queue.Empty:
+                pass
+        for name in names:
+            assert (project.site / "r" / f"{T}-{name}" / "files" / "设计.docx").read_bytes() == data
+        assert not any("Word" in line or "提醒" in line for line in running.seen), "\n".join(running.seen)
+        assert running.stop() == 0
+    finally:
+        if running.process.poll() is None:
+            os.killpg(running.process.pid, signal.SIGKILL)
+
+
 def test_the_settle_time_setting_is_read_as_seconds() -> None:
     from portal.watch import SETTLE, settle_seconds
 

@@ -71,6 +71,8 @@ def _run(target: Callable[..., object], args: tuple[object, ...]) -> None:
     die_with_parent()
     try:
         target(*args)
+    except SystemExit:  # an exit code the target chose: multiprocessing's exit functions still run
+        raise
     except BaseException as error:  # noqa: BLE001 - the parent reports the exit code in Chinese
         log_failure(error)
         os._exit(1)

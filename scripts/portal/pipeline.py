@@ -6,9 +6,10 @@ import json
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -110,14 +111,25 @@ def read_logs(project: Project, settings: Settings) -> Usage:
     return read_usage(project.root, project.cache / "usage.pickle", settings.access_logs, prefix=prefix.rstrip("/") + "/")
 
 
+class Gate(Protocol):
+    """What `make serve` says of a build it started while a copy may still be going on."""
+
+    def dropped(self) -> bool:
+        """Already told to drop it (a look, no wait)."""
+
+    def decided(self) -> bool:
+        """Wait for the word: True to publish, False to drop."""
+
+
 class Dropped(Exception):
     """`make serve` started this build while a copy might still be going on, and the copy went on:
     what it built is not published (the next build reads the finished files)."""
 
 
-def build_site(project: Project, gate: Callable[[], bool] | None = None, report: bool = False) -> Outcome:
+def build_site(project: Project, gate: Gate | None = None, report: bool = False) -> Outcome:
     """Build the site into the standby copy and switch to it. `gate`, when given, is asked just
-    before the switch: False drops the build (raises `Dropped`), the live site untouched. With
+    before the switch (and looked at between stages): a drop raises `Dropped`, the live site
+    untouched, the standby copy complete for the next build. With
     `report`, the admin report is written meanwhile (`Outcome.reported` says if it was)."""
     unchanged.forget(project)  # whatever this build leaves, the next `make site` looks again
     catalog = load_catalog(project.catalog)
@@ -138,7 +150,7 @@ def _join(savers: list[BaseProcess]) -> None:
     savers.clear()
 
 
-def _build(project: Project, catalog: Catalog, outcome: Outcome, savers: list[BaseProcess], gate: Callable[[], bool] | None = None,
+def _build(project: Project, catalog: Catalog, outcome: Outcome, savers: list[BaseProcess], gate: Gate | None = None,
            report: bool = False) -> None:
     with outcome.timed("intake"):
         memo = MetadataMemo(project.cache / METADATA_MEMO)
@@ -148,6 +160,7 @@ def _build(project: Project, catalog: Catalog, outcome: Outcome, savers: list[Ba
         savers.append(forks.start(_save_memos, memo, remembered))
         # The terms' charts, drawn by another child meanwhile: the statistics pages find them drawn.
         savers.append(forks.start(draw_charts, intake.records, catalog, load_roster(project), project.docs.parent / "charts"))
+    _look(gate)
     settings = Settings.load(project.config_file)
     with outcome.timed("usage"):
         outcome.usage = read_logs(project, settings)
@@ -165,6 +178,7 @@ def _build(project: Project, catalog: Catalog, outcome: Outcome, savers: list[Ba
         peer_extracted, peer_file_problems = extract(peers, outcome.cache, catalog, tools)
         extracted.update(peer_extracted)
         outcome.problems.extend(peer_file_problems)  # named by the school's folder (_peers/<school>)
+    _look(gate)
     searchable = [*intake.records, *peers]
     # The search index needs only the records: a second process brings it up to date meanwhile.
     index_dir = project.work / "search-index"
@@ -198,10 +212,15 @@ def _build(project: Project, catalog: Catalog, outcome: Outcome, savers: list[Ba
     _join(savers)  # saved before the site goes live: make serve reads them ahead for the next rebuild
     # Else the command line writes the report itself, and says why it cannot.
     outcome.reported = reporter is not None and reporter.exitcode == 0
-    if gate is not None and not gate():
+    close_slot(slot, theme)  # complete whether it goes live or not: the next build fills it from here
+    if gate is not None and not gate.decided():
         raise Dropped()
-    close_slot(slot, theme)
     switch(project.site, slot)
+
+
+def _look(gate: Gate | None) -> None:
+    if gate is not None and gate.dropped():
+        raise Dropped()
 
 
 def _report_job(project: Project, catalog: Catalog, outcome: Outcome) -> None:

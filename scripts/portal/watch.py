@@ -19,13 +19,13 @@ import json
 import logging
 import os
 import multiprocessing
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from multiprocessing.process import BaseProcess
-from multiprocessing.synchronize import Event
 from pathlib import Path
 
 from .lock import build_lock
@@ -137,18 +137,65 @@ def changes(before: Snapshot | None, after: Snapshot) -> list[str]:
     return lines or ["网站已更新（成果没有变化）"]
 
 
-def _decided(go: Event, drop: Event) -> bool:
-    """In the rebuild's child: wait for the watcher to say whether the files stayed settled."""
-    while not go.wait(0.05):
-        if drop.is_set():
-            return False
-    return True
+class Signal:
+    """One process telling another something once, over a pipe. Unlike multiprocessing.Event,
+    whose set() waits for every process waiting on it to wake (forever, for one killed while it
+    waited), sending never waits; and no end of file is relied on, so children forked meanwhile
+    holding the pipe's ends do not matter. Each signal has one reader."""
+
+    def __init__(self) -> None:
+        self._read, self._write = multiprocessing.get_context("fork").Pipe(duplex=False)
+        self.value: bytes | None = None
+
+    def send(self, value: bytes = b"1") -> None:
+        try:
+            self._write.send_bytes(value)
+        except (OSError, ValueError):  # closed: nobody is left to read it
+            pass
+
+    def wait(self, timeout: float | None) -> bytes | None:
+        """What was sent, waiting at most `timeout` seconds (0: only looking); None if nothing yet."""
+        if self.value is None and self._read.poll(timeout):
+            self.value = self._read.recv_bytes()
+        return self.value
+
+    def close(self) -> None:
+        self._read.close()
+        self._write.close()
 
 
-def _rebuild_job(root: Path, live: Event | None = None, go: Event | None = None, drop: Event | None = None, previous: Event | None = None) -> None:
-    """In a forked child: build the site; once `go` is set (the copy settled) switch to it and set
-    `live`, then say what changed and write the admin report, after the rebuild before it
-    (`previous` set) has said and written its own. When `drop` is set instead, end without a word:
+GO, DROP = b"go", b"drop"
+
+
+@dataclass
+class Gate:
+    """In a rebuild's child: the watcher's word on whether the files it read stayed settled."""
+
+    decision: Signal
+    parent: int  # the watcher's process: if it is gone, nobody will say go
+
+    def dropped(self) -> bool:
+        """Already told to drop this build (a look, no wait)."""
+        return self.decision.wait(0) == DROP
+
+    def decided(self) -> bool:
+        """Wait for the word: True to publish, False to drop."""
+        while (word := self.decision.wait(0.25)) is None:
+            if os.getppid() != self.parent:
+                return False
+        return word == GO
+
+
+def _wait_for(previous: Signal | None, parent: int) -> None:
+    """In a rebuild's child, once its site is live: until the one before it has said its changes."""
+    while previous is not None and previous.wait(1.0) is None and os.getppid() == parent:
+        pass
+
+
+def _rebuild_job(root: Path, live: Signal, gate: Gate, previous: Signal | None = None) -> None:
+    """In a forked child: build the site; once the watcher says go (the copy settled) switch to it
+    and signal `live`, then say what changed and write the admin report, after the rebuild before
+    it (`previous`) said and wrote its own. Told to drop instead, end without a word (exit code 4):
     the watcher starts another build once the copy settles."""
     from . import pipeline
     from .cli import failure_line
@@ -156,26 +203,23 @@ def _rebuild_job(root: Path, live: Event | None = None, go: Event | None = None,
     project = Project(root)
     state = project.work / STATE
     started = time.monotonic()
-    gate = partial(_decided, go, drop) if go is not None and drop is not None else None
     try:
         with build_lock(project.work):  # an admin's `make site` meanwhile waits, and vice versa
             outcome = pipeline.build_site(project, gate)
     except pipeline.Dropped:
-        os._exit(4)
+        sys.exit(4)  # through multiprocessing's exit functions: they remove LibreOffice profiles
     except Exception as error:  # noqa: BLE001 - one clear line; the old site stays online
         from . import forks
 
-        if gate is not None and not gate():  # failed on a half-copied file: not worth a word
-            os._exit(4)
+        if not gate.decided():  # failed on a half-copied file: not worth a word
+            sys.exit(4)
         forks.log_failure(error)
         print(failure_line(error, project), flush=True)
-        os._exit(3)
+        sys.exit(3)
     seconds = time.monotonic() - started  # the new site is served from here on
-    if live is not None:
-        live.set()
+    live.send()
     after = snapshot(outcome)
-    if previous is not None:
-        previous.wait()
+    _wait_for(previous, gate.parent)
     before = Snapshot.load(state)
     if before is None:  # the first build of this server: every problem, as `make site` says them
         from .report import problem_lines
@@ -206,47 +250,64 @@ def _reports(project: Project, outcome: object) -> None:
         print("[提醒] 管理员报告 reports/index.html 未能更新，详细信息见 .build/last-error.log；网站已更新", flush=True)
 
 
-# The rebuilds' children still saying what changed and writing the admin report after their site
-# went live, each with the event set once it ended: the watcher goes back to watching meanwhile,
-# and the next rebuild's child waits for the last one's event only once its own site is live.
-_finishing: list[tuple[BaseProcess, Event]] = []
+@dataclass
+class Finishing:
+    """A rebuild's child whose site is live, still saying what changed and writing the admin
+    report: the watcher goes back to watching meanwhile; the next rebuild's child waits for
+    `ended` only once its own site is live."""
+
+    process: BaseProcess
+    ended: Signal  # sent by the reaper thread once the child ended, however it ended
+    signals: list[Signal]  # the child's own (and the one it waited for): closed once it ended
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+_finishing: list[Finishing] = []
 
 
 def rebuild(project: Project, settling: set[Path] | None = None, settle: float = SETTLE) -> bool:
     """Build once in a child process; True when the new site went live. Returns as soon as it
-    is live; the child's report is awaited before the next rebuild starts (or at exit).
+    is live; the child says what changed and writes the report meanwhile.
 
     With `settling` (files still possibly being copied), the build starts at once and goes live
     only if they stay the same for `settle` seconds meanwhile; if they change, it is dropped and
-    built again once they have settled."""
+    started again once they have settled, the same way."""
     from . import forks, pipeline  # noqa: F401 - imported here once, so each forked rebuild starts with it
 
     _warm()
     _read_ahead_done()  # forked with the memos read whole, never halfway
-    _finishing[:] = [(child, ended) for child, ended in _finishing if not ended.is_set()]
-    previous = _finishing[-1][1] if _finishing else None
-    context = multiprocessing.get_context("fork")
-    live, go, drop, ended = context.Event(), context.Event(), context.Event(), context.Event()
+    _finishing[:] = [f for f in _finishing if not f.done.is_set()]
+    previous = _finishing[-1].ended if _finishing else None
+    live, decision = Signal(), Signal()
     before = _signature(settling) if settling is not None else {}  # what the child will read, or newer
-    process = forks.start(_rebuild_job, project.root, live, go, drop, previous, daemon=False)  # the build starts children of its own
-    if settling is not None and not stays_settled(settling, before, settle):
-        drop.set()
-        print("文件仍在变化，等待复制完成…", flush=True)
-        wait_until_settled(settling, settle + QUIET_MS / 1000)
+    process = forks.start(_rebuild_job, project.root, live, Gate(decision, os.getpid()), previous, daemon=False)  # it starts children of its own
+    try:
+        if settling is not None and not stays_settled(settling, before, settle):
+            decision.send(DROP)
+            print("文件仍在变化，等待复制完成…", flush=True)
+            wait_until_settled(settling, settle + QUIET_MS / 1000)
+            process.join()
+            for signal in (live, decision):
+                signal.close()
+            read_ahead(project)
+            return rebuild(project, settling, settle)
+        decision.send(GO)
+        while live.wait(0.05) is None and process.is_alive():
+            pass
+    except BaseException:
+        decision.send(DROP)  # a child never told would wait, holding the build lock (unread if GO was sent)
+        raise
+    if live.wait(0) is None:
         process.join()
-        read_ahead(project)
-        return rebuild(project)
-    go.set()
-    while not live.wait(0.05) and process.is_alive():
-        pass
-    if not live.is_set():
-        process.join()
+        for signal in (live, decision):
+            signal.close()
         if process.exitcode not in (0, 3):  # 3: the child said what failed
             print(f"生成网站的进程异常退出（退出码 {process.exitcode}），已发布的网站保持不变；请查看 .build/last-error.log", flush=True)
         read_ahead(project)
         return False
-    _finishing.append((process, ended))
-    threading.Thread(target=_reap, args=(process, ended), daemon=True).start()  # reaped when it ends, not at the next rebuild
+    finishing = Finishing(process, Signal(), [live, decision, *([previous] if previous else [])])
+    _finishing.append(finishing)
+    threading.Thread(target=_reap, args=(finishing,), daemon=True).start()  # reaped when it ends, not at the next rebuild
     read_ahead(project)  # the child saved what it remembered before its site went live
     return True
 
@@ -264,16 +325,19 @@ def _warm() -> None:
             pass
 
 
-def _reap(process: BaseProcess, ended: Event) -> None:
-    """Set `ended` once the child ended, however it ended: the next one may say its changes."""
-    process.join()
-    ended.set()
+def _reap(finishing: Finishing) -> None:
+    """Once the child ended, however it ended, tell the next one it may say its changes."""
+    finishing.process.join()
+    finishing.ended.send()
+    for signal in finishing.signals:
+        signal.close()
+    finishing.done.set()
 
 
 def finish_rebuild() -> None:
     """Wait for the rebuilds' children to finish their reports."""
-    for _, ended in _finishing:
-        ended.wait()  # set by its reaper thread: one waitpid per child
+    for finishing in _finishing:
+        finishing.process.join()  # also when its reaper thread never started (Ctrl+C just then)
     _finishing.clear()
 
 
@@ -369,14 +433,27 @@ def _watch(project: Project, stop: threading.Event, force_polling: bool, since: 
         if not touched:  # the watcher is listening and nothing happened for a moment
             if since is not None and tree_stamp(project) != since:
                 print("发现启动期间放入的变化，正在更新网站…", flush=True)
-                rebuild(project, newer_than(project, since[2]) or set(watched(project)), settle)
+                rebuild(project, {settling_scope(project, p) for p in newer_than(project, since[2])} or set(watched(project)), settle)
             since = None
             continue
         since = None
         names = sorted({_short(project, p) for p in touched})
         print(f"发现变化：{'、'.join(names[:5])}{' 等' if len(names) > 5 else ''}，正在更新网站（文件复制完成后发布）…", flush=True)
         stamps = {path: _file_stamp(path) for path in files}
-        rebuild(project, {p if p.exists() else p.parent for p in touched}, max(settle - QUIET_MS / 1000, 0.1))
+        rebuild(project, {settling_scope(project, p) for p in touched}, max(settle - QUIET_MS / 1000, 0.1))
+
+
+def settling_scope(project: Project, path: Path) -> Path:
+    """What must stay unchanged before a change at `path` is published: for a submission, its
+    whole term folder (a copy brings one teacher's folder after another, and new files into a
+    folder already seen); else the path itself, or its folder if it is gone."""
+    try:
+        parts = path.relative_to(project.resources).parts
+    except ValueError:
+        parts = ()
+    if len(parts) > 1 and (project.resources / parts[0]).is_dir():
+        return project.resources / parts[0]
+    return path if path.exists() else path.parent
 
 
 def _short(project: Project, path: Path) -> str:
