@@ -3,6 +3,7 @@ a copied submission has settled; refusals and broken settings never take the sit
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import signal
@@ -13,11 +14,13 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from factories import make_docx, make_project, write_meta
+from portal.project import Project
 
 REPO = Path(__file__).resolve().parent.parent
 T = "2023-2024-1"
@@ -153,18 +156,28 @@ def test_a_folder_named_in_gbk_is_reported_and_the_watcher_goes_on(portal) -> No
     assert running.stop() == 0
 
 
-def test_a_build_started_before_the_copy_settled_is_dropped_when_the_copy_goes_on(tmp_path: Path) -> None:
-    """The rebuild starts as soon as a change is seen, while the files are watched settling: when
-    the file changes again within the settle time, what was built from the first version is never
-    published or said, and the finished file is."""
+@contextlib.contextmanager
+def serving(tmp_path: Path, settle: float) -> Iterator[tuple[Project, Portal]]:
+    """A school of one submission served with `watch_settle` seconds, its watcher listening."""
     project = make_project(tmp_path / "school")
     config = project.config_file.read_text(encoding="utf-8")
-    project.config_file.write_text(config.replace("    office_previews: true", "    office_previews: false\n    watch_settle: 6"), encoding="utf-8")
+    project.config_file.write_text(config.replace("    office_previews: true", f"    office_previews: false\n    watch_settle: {settle}"), encoding="utf-8")
     write_meta(project.resources / T / "钟表", META)
     running = Portal(project.root)
     try:
         running.wait_for("正在关注")
         time.sleep(2)  # the watcher is listening (not comparing what came in while it started)
+        yield project, running
+    finally:
+        if running.process.poll() is None:
+            os.killpg(running.process.pid, signal.SIGKILL)
+
+
+def test_a_build_started_before_the_copy_settled_is_dropped_when_the_copy_goes_on(tmp_path: Path) -> None:
+    """The rebuild starts as soon as a change is seen, while the files are watched settling: when
+    the file changes again within the settle time, what was built from the first version is never
+    published or said, and the finished file is."""
+    with serving(tmp_path, 6) as (project, running):
         folder = project.resources / T / "圆的面积"
         write_meta(folder, {**META, "title": "半截的标题"})  # the first part of a copy
         running.wait_for("发现变化", timeout=60)  # the rebuild has started on it
@@ -176,18 +189,6 @@ def test_a_build_started_before_the_copy_settled_is_dropped_when_the_copy_goes_o
             assert "复制完的标题" in response.read().decode("utf-8")
         assert not any("半截" in line for line in running.seen)
         assert running.stop() == 0
-    finally:
-        if running.process.poll() is None:
-            os.killpg(running.process.pid, signal.SIGKILL)
-
-
-def _serve_settling_slowly(project, seconds: int) -> Portal:
-    config = project.config_file.read_text(encoding="utf-8")
-    project.config_file.write_text(config.replace("    office_previews: true", f"    office_previews: false\n    watch_settle: {seconds}"), encoding="utf-8")
-    running = Portal(project.root)
-    running.wait_for("正在关注")
-    time.sleep(2)  # the watcher is listening
-    return running
 
 
 def _children(pid: int) -> list[int]:
@@ -205,10 +206,7 @@ def _children(pid: int) -> list[int]:
 def test_a_rebuild_killed_while_waiting_for_the_copy_is_said_and_the_watcher_goes_on(tmp_path: Path) -> None:
     """The system may kill a rebuild (out of memory) while it waits for the copy to settle:
     the watcher must say so and keep watching, not wait forever to tell it to go on."""
-    project = make_project(tmp_path / "school")
-    write_meta(project.resources / T / "钟表", META)
-    running = _serve_settling_slowly(project, 6)
-    try:
+    with serving(tmp_path, 6) as (project, running):
         write_meta(project.resources / T / "甲", {**META, "title": "被打断的一份"})
         running.wait_for("发现变化", timeout=60)
         time.sleep(3)  # built, waiting at the gate
@@ -221,9 +219,6 @@ def test_a_rebuild_killed_while_waiting_for_the_copy_is_said_and_the_watcher_goe
         running.wait_for("新增成果：", timeout=120)
         assert running.get(page(f"{T}-乙")) == 200 and running.get(page(f"{T}-甲")) == 200
         assert running.stop() == 0
-    finally:
-        if running.process.poll() is None:
-            os.killpg(running.process.pid, signal.SIGKILL)
 
 
 def test_stopping_the_server_while_a_copy_settles_ends_the_rebuild_and_frees_the_lock(tmp_path: Path) -> None:
@@ -231,10 +226,7 @@ def test_stopping_the_server_while_a_copy_settles_ends_the_rebuild_and_frees_the
     copy: the rebuild is dropped, the server ends, and `make site` can run."""
     from portal.cli import main
 
-    project = make_project(tmp_path / "school")
-    write_meta(project.resources / T / "钟表", META)
-    running = _serve_settling_slowly(project, 8)
-    try:
+    with serving(tmp_path, 8) as (project, running):
         write_meta(project.resources / T / "甲", {**META, "title": "停止时的一份"})
         running.wait_for("发现变化", timeout=60)
         time.sleep(2)
@@ -244,21 +236,15 @@ def test_stopping_the_server_while_a_copy_settles_ends_the_rebuild_and_frees_the
         started = time.monotonic()
         assert main(["--root", str(project.root), "site"]) == 0
         assert time.monotonic() - started < 60  # no child left holding the build lock
-    finally:
-        if running.process.poll() is None:
-            os.killpg(running.process.pid, signal.SIGKILL)
 
 
 def test_folders_copied_one_after_another_are_published_whole(tmp_path: Path) -> None:
     """A teacher copies several folders in a row, each with a document written in parts: what
     the watcher first saw settles while the next folder is still arriving. No half document may
     be read (or warned about), and every folder is published whole."""
-    project = make_project(tmp_path / "school")
-    write_meta(project.resources / T / "钟表", META)
     make_docx(tmp_path / "staged.docx", "圆的面积", [("目标", ["推导圆的面积公式。"] * 40)])
     data = (tmp_path / "staged.docx").read_bytes()
-    running = _serve_settling_slowly(project, 1.5)
-    try:
+    with serving(tmp_path, 1.5) as (project, running):
         names = ["第一份", "第二份", "第三份"]
         for name in names:
             folder = project.resources / T / name
@@ -269,20 +255,15 @@ def test_folders_copied_one_after_another_are_published_whole(tmp_path: Path) ->
                     handle.write(data[start:start + step])
                     handle.flush()
                     time.sleep(0.45)
-        deadline = time.monotonic() + 180
-        while not all(f"新增成果：{name}" in "\n".join(running.seen) for name in names):
-            assert time.monotonic() < deadline, "\n".join(running.seen)
-            try:
-                running.seen.append(running.lines.get(timeout=1))
-            except queue.Empty:
-                pass
+        while not all(f"新增成果：{name}" in running.seen for name in names):
+            running.wait_for("新增成果：", timeout=180)
         for name in names:
             assert (project.site / "r" / f"{T}-{name}" / "files" / "设计.docx").read_bytes() == data
-        assert not any("Word" in line or "提醒" in line for line in running.seen), "\n".join(running.seen)
+        time.sleep(4)  # what the watcher saw while the last build waited was what it read: no build again
+        while not running.lines.empty():
+            running.seen.append(running.lines.get())
+        assert not any("Word" in line or "提醒" in line or "没有变化" in line for line in running.seen), "\n".join(running.seen)
         assert running.stop() == 0
-    finally:
-        if running.process.poll() is None:
-            os.killpg(running.process.pid, signal.SIGKILL)
 
 
 def test_the_settle_time_setting_is_read_as_seconds() -> None:

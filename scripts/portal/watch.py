@@ -250,6 +250,22 @@ def _reports(project: Project, outcome: object) -> None:
         print("[提醒] 管理员报告 reports/index.html 未能更新，详细信息见 .build/last-error.log；网站已更新", flush=True)
 
 
+# What the last build sent live was read from: the settled paths and their files' size and time.
+_read_for_live: list[tuple[set[Path], dict[str, tuple[int, int]]]] = []
+
+
+def already_published(scopes: set[Path]) -> bool:
+    """Whether these paths are as the last build sent live read them: the watcher reports the
+    writes it saw while that build waited for them to settle, and they need no build again."""
+    if not _read_for_live:
+        return False
+    settled, read = _read_for_live[0]
+    if not scopes <= settled:
+        return False
+    inside = tuple(f"{scope}{os.sep}" for scope in scopes)
+    return _signature(scopes) == {path: stamp for path, stamp in read.items() if path in map(str, scopes) or path.startswith(inside)}
+
+
 @dataclass
 class Finishing:
     """A rebuild's child whose site is live, still saying what changed and writing the admin
@@ -292,6 +308,7 @@ def rebuild(project: Project, settling: set[Path] | None = None, settle: float =
             read_ahead(project)
             return rebuild(project, settling, settle)
         decision.send(GO)
+        _read_for_live[:] = [(settling or set(), before)]
         while live.wait(0.05) is None and process.is_alive():
             pass
     except BaseException:
@@ -437,10 +454,13 @@ def _watch(project: Project, stop: threading.Event, force_polling: bool, since: 
             since = None
             continue
         since = None
+        scopes = {settling_scope(project, p) for p in touched}
+        if already_published(scopes):  # what the watcher saw while the last build waited for it
+            continue
         names = sorted({_short(project, p) for p in touched})
         print(f"发现变化：{'、'.join(names[:5])}{' 等' if len(names) > 5 else ''}，正在更新网站（文件复制完成后发布）…", flush=True)
         stamps = {path: _file_stamp(path) for path in files}
-        rebuild(project, {settling_scope(project, p) for p in touched}, max(settle - QUIET_MS / 1000, 0.1))
+        rebuild(project, scopes, max(settle - QUIET_MS / 1000, 0.1))
 
 
 def settling_scope(project: Project, path: Path) -> Path:
