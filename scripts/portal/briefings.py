@@ -14,7 +14,6 @@ import contextlib
 import datetime as dt
 import functools
 import hashlib
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from .catalog import Catalog
+from .index import write_atomic
 from .model import Problem, Record, term_label
 from .register import Teacher
 from .stats import TermStats, term_stats
@@ -113,10 +113,7 @@ class Charts:
             }[name]()
             self._drawn[name] = Markup(f'<figure class="portal-figure">{svg}</figure>')
             if path is not None:  # whole or not at all: a build may draw the same chart meanwhile (draw_charts)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                unfinished = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-                unfinished.write_text(self._drawn[name], encoding="utf-8")
-                unfinished.replace(path)
+                write_atomic(path, self._drawn[name].encode("utf-8"))
         return self._drawn[name]
 
     def draw_all(self) -> None:
@@ -253,12 +250,9 @@ def cached_atom_feed(briefings: list[Briefing], site_name: str, site_url: str | 
     with contextlib.suppress(OSError):
         return path.read_bytes()
     feed = atom_feed(briefings, site_name, site_url)
-    cache.mkdir(parents=True, exist_ok=True)
     for old in cache.glob("*.xml"):
         old.unlink(missing_ok=True)
-    unfinished = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    unfinished.write_bytes(feed)
-    unfinished.replace(path)
+    write_atomic(path, feed)
     return feed
 
 

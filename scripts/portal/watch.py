@@ -262,8 +262,8 @@ def already_published(scopes: set[Path]) -> bool:
     settled, read = _read_for_live[0]
     if not scopes <= settled:
         return False
-    inside = tuple(f"{scope}{os.sep}" for scope in scopes)
-    return _signature(scopes) == {path: stamp for path, stamp in read.items() if path in map(str, scopes) or path.startswith(inside)}
+    named, inside = {str(scope) for scope in scopes}, tuple(f"{scope}{os.sep}" for scope in scopes)
+    return _signature(scopes) == {path: stamp for path, stamp in read.items() if path in named or path.startswith(inside)}
 
 
 @dataclass
