@@ -240,3 +240,19 @@ def test_a_truncated_video_is_a_clear_error_and_a_whole_one_gets_a_poster(tmp_pa
         probe(truncated)
         poster(truncated, tmp_path / "never.jpg", 3)
     assert str(tmp_path) not in str(caught.value)  # no server paths in reports
+
+
+@pytest.mark.parametrize("name", ["../x.pdf", "..", ".", "", "/etc/passwd", "a/../../x.pdf", "a/../../files-2/x.pdf"])
+def test_the_last_check_before_placing_a_file_refuses_names_leading_out_of_its_folder(tmp_path: Path, name: str) -> None:
+    from portal.build import contained
+
+    with pytest.raises(ValueError):
+        contained(tmp_path / "r" / "a" / "files", name)
+
+
+def test_names_inside_the_folder_are_placed_there(tmp_path: Path) -> None:
+    from portal.build import contained
+
+    folder = tmp_path / "r" / "a" / "files"
+    assert contained(folder, "教案 1.pdf") == str(folder / "教案 1.pdf")
+    assert contained(folder, "sub/../x.pdf") == str(folder / "x.pdf")

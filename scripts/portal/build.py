@@ -299,12 +299,16 @@ def switch(live: Path, slot: Path) -> None:
         os.replace(link, live)
 
 
-def link_or_copy(source: Path, target: Path) -> None:
-    if target.exists():
-        if os.path.samefile(source, target):
+def link_or_copy(source: Path | str, target: Path | str) -> None:
+    try:
+        found = os.lstat(target)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+    else:
+        here = os.stat(source)
+        if (found.st_ino, found.st_dev) == (here.st_ino, here.st_dev):
             return
-        target.unlink()
-    target.parent.mkdir(parents=True, exist_ok=True)
+        os.unlink(target)
     try:
         os.link(source, target)
     except OSError:  # another file system, or links not allowed: copy instead
@@ -314,26 +318,31 @@ def link_or_copy(source: Path, target: Path) -> None:
 def add_attachments(records: list[Record], extracted: dict[str, Extracted], out: Path) -> None:
     """Place every attachment at `r/<id>/files/<name>` beside its page, and what was derived from
     it (previews, playable videos, posters, captions) at `r/<id>/media/<name>`. Links already in
-    place from an earlier build are kept."""
+    place from an earlier build are kept. (Paths as strings: 10,000 records' files are looked at
+    every build.)"""
+    pages = os.path.join(os.path.normpath(out), "r")
     for record in records:
         if not record.attachments:
             continue  # nothing derived either: what is derived comes from attachments
-        page = out / "r" / record.id
+        page = os.path.join(pages, record.id)
+        files = os.path.join(page, "files")
         for attachment in record.attachments:
             try:
-                link_or_copy(attachment.source, contained(page / "files", attachment.published_name))
+                link_or_copy(attachment.source, contained(files, attachment.published_name))
             except FileNotFoundError:  # deleted in the instant since extraction checked it: next build
                 continue
+        media = os.path.join(page, "media")
         for view in extracted[record.id].files.values():
             for derived in view.published():
-                link_or_copy(derived.source, contained(page / "media", derived.name))
+                link_or_copy(derived.source, contained(media, derived.name))
 
 
-def contained(folder: Path, name: str) -> Path:
+def contained(folder: Path | str, name: str) -> str:
     """`folder/name`, refusing any name that would lead out of `folder`. Intake and peers.py
     already refuse such names; this is the last line before a file is written."""
-    target = Path(os.path.normpath(folder / name))
-    if not target.is_relative_to(os.path.normpath(folder)) or target == Path(os.path.normpath(folder)):
+    base = os.path.normpath(folder)
+    target = os.path.normpath(os.path.join(base, name))
+    if not target.startswith(base if base.endswith(os.sep) else base + os.sep):  # also refuses `folder` itself
         raise ValueError(f"refusing to write outside {folder}: {name!r}")
     return target
 

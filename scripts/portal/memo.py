@@ -8,10 +8,13 @@ do not pile up. A damaged or outdated file is ignored: the work is simply done a
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import pickle
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +38,29 @@ def _load(path: Path) -> Any:
     known = _PRELOADED.get(str(path))
     if known is not None and identity is not None and known[0] == identity:
         return known[1]
-    with path.open("rb") as handle:
+    with path.open("rb") as handle, gc_paused():
         return pickle.load(handle)  # noqa: S301 - our own cache file, written by Memo.save
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection meanwhile: unpickling 10,000 records makes a million objects,
+    and the collector would walk them over and over while they are being made (none is garbage)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def keep_loaded() -> None:
+    """Move everything alive now (the memos just loaded) out of the collector's sight: a build
+    makes many short-lived objects, and each full collection would walk the loaded records again
+    (0.2 s of a rebuild at 10,000). They are freed as usual when their last reference goes; only
+    cycles among them would stay, and memo entries hold none."""
+    gc.freeze()
 
 
 def preload(*paths: Path) -> None:

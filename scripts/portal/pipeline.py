@@ -26,7 +26,7 @@ from .generate import Generated, generate
 from .index import build_index, write_atomic
 from .segments import mirror, update_index
 from .intake import MetadataMemo, RecordMemo, scan
-from .memo import Memo
+from .memo import Memo, keep_loaded
 from .model import Intake, Problem, Record, json_text
 from .project import EXTRACTED_MEMO, METADATA_MEMO, RECORDS_MEMO, Project
 from .register import TableError, Teacher, find_roster, read_roster
@@ -155,6 +155,7 @@ def _build(project: Project, catalog: Catalog, outcome: Outcome, savers: list[Ba
     with outcome.timed("intake"):
         memo = MetadataMemo(project.cache / METADATA_MEMO)
         remembered = RecordMemo(project.cache / RECORDS_MEMO, catalog)
+        keep_loaded()
         outcome.intake = intake = scan(project.resources, catalog, memo, remembered)
         # Written by a child on the other core while this build goes on (an 18 MB pickle at 10,000).
         savers.append(forks.start(_save_memos, memo, remembered))
@@ -167,6 +168,7 @@ def _build(project: Project, catalog: Catalog, outcome: Outcome, savers: list[Ba
     with outcome.timed("extract"):
         tools = Tools.detect(settings.office_previews, settings.max_video_mb, settings.max_file_mb)
         remembered_views = ExtractMemo(project.cache / EXTRACTED_MEMO, tools)
+        keep_loaded()
         extracted, outcome.problems = extract(intake.records, outcome.cache, catalog, tools, memo=remembered_views)
         savers.append(forks.start(_save_memos, remembered_views))
         peers, peer_problems = read_peers(project.resources, catalog)
@@ -253,16 +255,16 @@ def drop_clashing_peers(records: list[Record], peers: list[Record]) -> tuple[lis
 def _frame(scratch: Path, out: Path, docs: Path, made: Generated, site_url: str | None, live: Path | None = None) -> tuple[Filled, set[str], list[str], int]:
     """Into `out`: the builder's files from `scratch`, its pages with their bodies put in, the
     generated pages in its shells, and the sitemap of all. Returns what was filled, the builder's
-    files placed, every page `out` must now hold (for `require_pages`), and how many of the
+    files placed, the builder's pages `out` must now hold (for `require_pages`), and how many of the
     builder's pages differ from `live`'s."""
     shells = read_shells(scratch, made.shells)
     rendered = docs_outputs(docs)
     filled_rendered = {directory_url(path) + "index.html" for path in made.fills}
     placed = copy_rendered(scratch, out, rendered, filled_rendered) | filled_rendered
     bodies_changed = fill_rendered(scratch, out, made.fills, live)
-    filled = fill_pages(out, made.pages, shells)
+    filled = fill_pages(out, made.pages, shells)  # each of its pages is in `out` now: written, or found there
     write_sitemap(out, made.pages, site_url, docs_pages(docs))
-    return filled, placed, [*rendered, *(page.output for page in made.pages)], bodies_changed
+    return filled, placed, list(rendered), bodies_changed
 
 
 def _index_job(records: list[Record], extracted: dict[str, Extracted], catalog: Catalog, folder: Path, memo_file: Path) -> None:
