@@ -273,3 +273,37 @@ def test_the_atom_feed_is_made_again_only_when_a_briefing_changed(tmp_path: Path
     renamed = Briefing(first.source, first.slug, T, first.issue, first.date, "改过的标题", "正文")
     assert "改过的标题" in cached_atom_feed([renamed], "学校", None, cache).decode("utf-8")
     assert len(list(cache.glob("*.xml"))) == 1
+
+
+def test_term_figures_are_kept_by_their_records_and_counted_again_when_one_changes(school, tmp_path: Path) -> None:
+    """A rebuild counts only the terms whose records changed: each term's figures are kept by
+    the digests of its records (and the catalog, roster and code)."""
+    import dataclasses
+    import pickle
+
+    from portal.briefings import stats_context
+    from portal.intake import scan
+
+    project, _ = school
+    catalog = load_catalog(project.catalog)
+    records = scan(project.resources, catalog).records
+    roster = pipeline.load_roster(project)
+    kept = tmp_path / "stats"
+    counted = stats_context(records, catalog, roster, [T, EMPTY])
+    assert stats_context(records, catalog, roster, [T, EMPTY], kept) == counted
+    assert counted[T].accepted == 4 and len(list(kept.iterdir())) == 2
+    for path in kept.iterdir():  # doctored: what is kept is what the next build uses
+        stats = pickle.loads(path.read_bytes())
+        path.write_bytes(pickle.dumps(dataclasses.replace(stats, accepted=stats.accepted + 1000)))
+    again = stats_context(records, catalog, roster, [T, EMPTY], kept)
+    assert again[T].accepted == 1004 and again[EMPTY].accepted == 1000
+
+    def with_digest(digest: str) -> list:
+        changed = dataclasses.replace(records[0], title="改过的标题")
+        changed.digest = digest
+        return [changed, *records[1:]]
+
+    after = stats_context(with_digest(records[0].digest + "-edited"), catalog, roster, [T, EMPTY], kept)
+    assert after[T].accepted == 4 and after[EMPTY].accepted == 1000  # its term counted again, the other kept
+    # Changed since intake signed it (drop_vanished): never taken from the folder.
+    assert stats_context(with_digest(""), catalog, roster, [T], kept)[T].accepted == 4

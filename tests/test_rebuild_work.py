@@ -185,3 +185,31 @@ def test_stored_artefacts_are_found_row_by_row_and_all_at_once_alike(tmp_path: P
             assert asking.text("text", digest, lambda: "不该再做") == f"正文 {number}"
         assert not asking.has("text", "f" * 64)
     assert asking.hits == len(digests) and asking.misses == 0  # a failure remembered is found too
+
+
+def test_one_walk_signs_every_submission_as_a_walk_of_its_own_would(tmp_path: Path) -> None:
+    """`make site` walks resources/ once, for its no-change check and for intake: the signature of
+    each folder, file, link and unreadable part is what signing it on its own gives."""
+    import os
+
+    from portal.catalog import load_catalog
+    from portal.intake import scan
+    from portal.memo import Snapshot, file_signature, tree_signature
+
+    project = _school(tmp_path / "school")
+    term = project.resources / TERM
+    make_pdf(term / "带附件" / "教案.pdf", "教案正文")
+    (term / "带附件" / "子文件夹").mkdir()
+    (term / "带附件" / "子文件夹" / "说明.txt").write_text("附件说明", encoding="utf-8")
+    (term / "有链接").mkdir()
+    os.symlink(term / "带附件", term / "有链接" / "指向别处")
+    os.symlink(term / "分数1.md", term / "链接.md")
+    walked = Snapshot(project.resources)
+    everything = [project.resources, *project.resources.rglob("*"), tmp_path / "不存在", project.catalog]
+    for path in everything:
+        assert walked.tree(path) == tree_signature(path), path
+        assert walked.file(path) == file_signature(path), path
+    assert walked.tree(term / "有链接") is None and walked.tree(project.resources) is None
+
+    catalog = load_catalog(project.catalog)
+    assert scan(project.resources, catalog, walked=walked) == scan(project.resources, catalog)

@@ -111,3 +111,29 @@ def test_the_code_fingerprint_is_the_code_loaded_not_the_code_on_disk(school) ->
     assert same == "True", first.stderr
     upgraded = subprocess.run([sys.executable, "-c", "import portal.memo as m; print(m.code_fingerprint())"], capture_output=True, text=True, env=env, timeout=60)
     assert upgraded.stdout.strip() not in ("", before)
+
+
+def test_the_package_list_is_kept_until_a_package_folder_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading every installed package's metadata is skipped while the folders packages are
+    installed in keep their modification time; installing a package (a new dist-info folder)
+    changes it, and the list is read again."""
+    from importlib import metadata
+
+    from portal import unchanged
+
+    place = tmp_path / "site-packages"
+    place.mkdir()
+    monkeypatch.syspath_prepend(str(place))
+    kept = tmp_path / "work" / unchanged.PACKAGES
+    fresh = unchanged._packages(kept)
+    assert fresh == sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions())
+    key = kept.read_text(encoding="utf-8").split("\n")[0]
+    kept.write_text(f"{key}\nkept==1", encoding="utf-8")
+    assert unchanged._packages(kept) == ["kept==1"]  # read from the file, not from the packages
+
+    info = place / "portal_probe-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: portal-probe\nVersion: 1.0\n", encoding="utf-8")
+    os.utime(place, ns=(place.stat().st_atime_ns, place.stat().st_mtime_ns + 1_000_000))
+    again = unchanged._packages(kept)
+    assert "portal-probe==1.0" in again and "kept==1" not in again

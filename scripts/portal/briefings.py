@@ -14,6 +14,7 @@ import contextlib
 import datetime as dt
 import functools
 import hashlib
+import pickle
 import re
 import time
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from markupsafe import Markup
 
 from .catalog import Catalog
 from .index import write_atomic
+from .memo import code_fingerprint
 from .model import Problem, Record, term_label
 from .register import Teacher
 from .stats import TermStats, term_stats
@@ -57,6 +59,7 @@ def _placed(value: object) -> object:
 
 CHARTS = ("groups", "grid", "points", "participation", "types")
 STALE_CHARTS_S = 600
+STATS = "stats"  # beside the charts' folder: each term's figures (stats_context)
 
 
 def draw_charts(records: list[Record], catalog: Catalog, roster: list[Teacher] | None, cache: Path) -> None:
@@ -64,16 +67,13 @@ def draw_charts(records: list[Record], catalog: Catalog, roster: list[Teacher] |
     build reads and extracts, so that a term with new submissions costs the build no drawing."""
     terms = sorted({r.term for r in records})
     current: set[str] = set()
-    for stats in stats_context(records, catalog, roster, terms).values():
+    for stats in stats_context(records, catalog, roster, terms, cache.parent / STATS).values():
         charts = Charts(stats, catalog, cache)
         charts.draw_all()
         current.update(charts.key(name) for name in CHARTS)
     # Charts of counts no term has any more: each new submission leaves its term's old ones.
     # Those of the last minutes stay (a briefing of a term without submissions draws its own).
-    for old in cache.glob("*") if cache.is_dir() else []:
-        with contextlib.suppress(OSError):
-            if old.name not in current and time.time() - old.stat().st_mtime > STALE_CHARTS_S:
-                old.unlink()
+    _sweep(cache, current)
 
 
 class Charts:
@@ -235,8 +235,45 @@ def render_briefing(briefing: Briefing, stats: TermStats, catalog: Catalog, prob
     return heading + meta + notice + body
 
 
-def stats_context(records: list[Record], catalog: Catalog, roster: list[Teacher] | None, terms: list[str]) -> dict[str, TermStats]:
-    return {term: term_stats(term, records, catalog, roster) for term in terms}
+def stats_context(records: list[Record], catalog: Catalog, roster: list[Teacher] | None, terms: list[str], kept: Path | None = None) -> dict[str, TermStats]:
+    """Each term's figures. With `kept` (a folder), they are kept there by what they are counted
+    from: the term's records (by the digest intake gave each: their files, our code and the
+    catalog), the catalog, the roster and our code. A new submission then costs the counting of
+    its own term only (each term's counting goes over all its records)."""
+    if kept is None:
+        return {term: term_stats(term, records, catalog, roster) for term in terms}
+    by_term: dict[str, list[Record]] = {}
+    for record in records:
+        by_term.setdefault(record.term, []).append(record)
+    base = hashlib.sha1(repr((code_fingerprint(), catalog, roster)).encode("utf-8", "surrogateescape"))
+    found: dict[str, TermStats] = {}
+    current: set[str] = set()
+    for term in terms:
+        mine = by_term.get(term, [])
+        if not all(r.digest for r in mine):  # a record changed since intake read it (drop_vanished): counted afresh
+            found[term] = term_stats(term, mine, catalog, roster)
+            continue
+        digest = base.copy()
+        digest.update("\0".join([term, *(r.digest for r in mine)]).encode("utf-8"))
+        name = f"{digest.hexdigest()}.pickle"
+        current.add(name)
+        with contextlib.suppress(OSError, pickle.PickleError, EOFError, AttributeError, TypeError, ValueError):
+            found[term] = pickle.loads((kept / name).read_bytes())  # noqa: S301 - our own file, written below
+            continue
+        found[term] = term_stats(term, mine, catalog, roster)
+        with contextlib.suppress(OSError):
+            write_atomic(kept / name, pickle.dumps(found[term], protocol=pickle.HIGHEST_PROTOCOL))
+    _sweep(kept, current)
+    return found
+
+
+def _sweep(folder: Path, current: set[str]) -> None:
+    """Files in `folder` that no build uses now, once older than a few minutes (another build,
+    make serve's next one, may have just written what it needs)."""
+    for old in folder.glob("*") if folder.is_dir() else []:
+        with contextlib.suppress(OSError):
+            if old.name not in current and time.time() - old.stat().st_mtime > STALE_CHARTS_S:
+                old.unlink()
 
 
 def cached_atom_feed(briefings: list[Briefing], site_name: str, site_url: str | None, cache: Path) -> bytes:

@@ -14,6 +14,7 @@ from typing import NoReturn
 from . import forks, pipeline, unchanged
 from .catalog import load_catalog
 from .lock import build_lock
+from .memo import Snapshot
 from .policy import Policy
 from .model import term_label
 from .project import Project
@@ -53,13 +54,14 @@ def _print_outcome(outcome: pipeline.Outcome, project: Project, term: str | None
 
 def cmd_site(project: Project) -> int:
     started = time.monotonic()
-    inputs = unchanged.fingerprint(project)  # before anything is read: a change meanwhile builds again next time
+    walked = Snapshot(project.resources)  # one walk: for the no-change check, then for intake
+    inputs = unchanged.fingerprint(project, walked)  # before anything is read: a change meanwhile builds again next time
     summary = unchanged.last_summary(project, inputs)
     if summary is not None:
         print("".join(line for line in summary.splitlines(keepends=True) if not line.startswith(("网站已生成到", "各阶段用时"))), end="")
         print(f"网站没有变化：成果、设置、页面、访问日志和程序都与上次生成时相同，未重新生成（用时 {time.monotonic() - started:.1f} 秒）。以上是上次生成时的提醒和统计")
         return 0
-    outcome = pipeline.build_site(project, report=True)
+    outcome = pipeline.build_site(project, report=True, walked=walked)
     with contextlib.redirect_stdout(io.StringIO()) as printed:
         _print_site_outcome(outcome, project, started)
     print(printed.getvalue(), end="")

@@ -30,7 +30,7 @@ import jinja2
 import yaml
 from markupsafe import Markup, escape
 
-from .briefings import BRIEFINGS, FEED, Charts, cached_atom_feed, read_briefings, render_briefing, stats_context
+from .briefings import BRIEFINGS, FEED, STATS, Charts, cached_atom_feed, read_briefings, render_briefing, stats_context
 from .catalog import Catalog
 from .county.pages import briefing_values, county_pages
 from .county.schools import School
@@ -85,7 +85,8 @@ class Site:
         self.catalog = catalog
         self.group_slugs = self._group_slugs()
         self.posters: dict[str, str] = {}  # record id -> media name of its video poster, for cards
-        self._cards: dict[str, tuple[str, str | None]] = {}
+        self._cards: dict[str, str] = {}
+        self._paths: dict[tuple[str, str], str] = {}
         self.sections = [
             Section("subjects", "按学科浏览", "学科", lambda r: [r.subject]),
             Section("points", "按能力点浏览", "能力点", lambda r: r.competencies),
@@ -119,27 +120,30 @@ class Site:
         return slugs
 
     def value_path(self, folder: str, value: str) -> str:
-        """The listing page of one value, relative to the docs folder, without `.md`."""
-        segment = self.group_slugs.get(value, slug(value)) if folder == "groups" else value
-        return f"{folder}/{segment.lower() if folder == 'points' else segment}"
+        """The listing page of one value, relative to the docs folder, without `.md` (asked for
+        each record's links: a few hundred values, 50,000 times at 10,000 records)."""
+        path = self._paths.get((folder, value))
+        if path is None:
+            segment = self.group_slugs.get(value, slug(value)) if folder == "groups" else value
+            path = self._paths[(folder, value)] = f"{folder}/{segment.lower() if folder == 'points' else segment}"
+        return path
 
     def related(self, record: Record) -> list[Record]:
         """Same point and subject first, then same point, then same subject; newest first in each."""
         chosen: list[Record] = []
         seen = {record.id}
-        same_subject = self.by["subjects"].get(record.subject, [])
-        pools: list[Iterable[Record]] = [
-            (r for code in record.competencies for r in self.by_point_subject.get((code, record.subject), [])),
-            (r for code in record.competencies for r in self.by["points"].get(code, [])),
-            iter(same_subject),
-        ]
+        subject = record.subject
+        by_point = self.by["points"]
+        pools = [self.by_point_subject.get((code, subject), ()) for code in record.competencies]
+        pools += [by_point.get(code, ()) for code in record.competencies]
+        pools.append(self.by["subjects"].get(subject, ()))
         for pool in pools:
             for candidate in pool:
-                if len(chosen) == RELATED:
-                    return chosen
                 if candidate.id not in seen:
                     seen.add(candidate.id)
                     chosen.append(candidate)
+                    if len(chosen) == RELATED:
+                        return chosen
         return chosen
 
 
@@ -402,7 +406,8 @@ def generate(
         related = [] if record.school else site.related(record)
         # Everything this page is made of: when none of it changed, the page is not rendered again.
         links = [site.value_path(section.folder, value) for section in site.sections for value in section.values(record)]
-        key = _key(templates, showcase, base, record_digest(record), extracted_digest(extracted.get(record.id)), [_card(r, site) for r in related], links)
+        key = _key(templates, "showcase" if showcase else "", base, record_digest(record), extracted_digest(extracted.get(record.id)),
+                   *[_card(r, site) for r in related], "", *links)
         url = f"{base}r/{quote(record.id)}/" if base else None
         render = partial(
             resource.render,
@@ -453,17 +458,19 @@ def _county_summary(county: list[School]) -> dict[str, Any]:
             "newest": newest_first(cases)[:HOME_LIST]}
 
 
-def _key(*inputs: object) -> str:
-    return hashlib.sha1(repr(inputs).encode("utf-8")).hexdigest()
+def _key(*inputs: str) -> str:
+    """A page's key from what it is made of, each part a string (none holds the separator: they
+    are digests, paths, titles and numbers)."""
+    return hashlib.sha1("\x1e".join(inputs).encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def _card(record: Record, site: Site) -> tuple[str, str | None]:
+def _card(record: Record, site: Site) -> str:
     """What a listing card is made of: the record (by its digest, which intake knows without
     looking at the record again) and its poster. Once per record: a record is on six or more
     pages' keys (its listings and its neighbours' related cases)."""
     card = site._cards.get(record.id)
     if card is None:
-        card = site._cards[record.id] = (record_digest(record), site.posters.get(record.id))
+        card = site._cards[record.id] = f"{record_digest(record)}\x1f{site.posters.get(record.id) or ''}"
     return card
 
 
@@ -495,7 +502,7 @@ def _statistics_and_briefings(
     briefings = read_briefings(content / BRIEFINGS, problems)
     chart_cache = writer.docs.parent / "charts"
     terms = sorted({r.term for r in site.records} | {b.term for b in briefings}, reverse=True)
-    stats = stats_context(site.records, site.catalog, roster, terms)
+    stats = stats_context(site.records, site.catalog, roster, terms, writer.docs.parent / STATS)
     page = env.get_template("stats.html")
     for term in terms:
         path = f"stats/{term}"
@@ -565,7 +572,7 @@ def _listings(site: Site, env: jinja2.Environment, writer: Writer, templates: st
             for number, chunk in enumerate(pages, start=1):
                 path = base if number == 1 else f"{base}/{number}"
                 title = heading if number == 1 else f"{heading}（第 {number} 页）"
-                key = _key(templates, path, title, [_card(r, site) for r in chunk], len(items), len(pages))
+                key = _key(templates, path, title, str(len(items)), str(len(pages)), *[_card(r, site) for r in chunk])
                 render = partial(_render_listing, listing, site, section, value, base, path, heading, chunk, len(items), number, len(pages))
                 writer.page(path, title, render, key)
 

@@ -27,7 +27,7 @@ import frontmatter
 import yaml
 
 from .catalog import SAFE_LOADER, Catalog, fold
-from .memo import Memo, code_fingerprint, file_signature, tree_signature
+from .memo import Memo, Snapshot, code_fingerprint, file_signature, tree_signature
 from .model import FILES_DIGEST, Attachment, Intake, Problem, Record, is_utf8_name, readable_name
 
 TERM_PATTERN = re.compile(r"^(\d{4})-(\d{4})-([12])$")
@@ -811,9 +811,12 @@ def _spreadsheets(term_dir: Path) -> list[Path]:
     return [p for p in _entries(term_dir) if p.suffix.lower() in (".xlsx", ".csv") and not _skipped(p.name) and _inside(p, term_dir) and not p.is_dir()]
 
 
-def scan(resources: Path, catalog: Catalog, memo: MetadataMemo | None = None, remembered: RecordMemo | None = None) -> Intake:
+def scan(resources: Path, catalog: Catalog, memo: MetadataMemo | None = None, remembered: RecordMemo | None = None,
+         walked: Snapshot | None = None) -> Intake:
     """Read every submission under `resources/`, in a stable order; `memo` remembers parsed
-    metadata between builds, `remembered` whole submissions."""
+    metadata between builds, `remembered` whole submissions, each by its files' signature (from
+    `walked`, a walk of `resources` just taken, when given)."""
+    tree, file = (walked.tree, walked.file) if walked is not None else (tree_signature, file_signature)
     remembered = remembered or RecordMemo(None, catalog)
     records: list[Record] = []
     problems: list[Problem] = []
@@ -864,11 +867,11 @@ def scan(resources: Path, catalog: Catalog, memo: MetadataMemo | None = None, re
             if is_dir:
                 found += 1
                 folder = entry
-                record, found_problems = remembered.read(tree_signature(folder), lambda: (*read_folder(folder, term, label, catalog, memo), True))
+                record, found_problems = remembered.read(tree(folder), lambda: (*read_folder(folder, term, label, catalog, memo), True))
             elif entry.suffix.lower() in _MARKDOWN:
                 found += 1
                 path = entry
-                record, found_problems = remembered.read(file_signature(path), lambda: _read_markdown(path, term, label, catalog, memo, files))
+                record, found_problems = remembered.read(file(path), lambda: _read_markdown(path, term, label, catalog, memo, files))
                 if record is not None:
                     files.claim(record)
             else:

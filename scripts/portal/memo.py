@@ -180,20 +180,71 @@ def file_signature(path: Path) -> str | None:
 def tree_signature(folder: Path) -> str | None:
     """The same for a folder and everything below it; None when a link is inside (what it points
     at can change without the folder changing) or a part cannot be listed."""
-    rows: list[str] = []
-    pending = [str(folder)]
-    try:
-        rows.append(_row(str(folder), os.lstat(folder)))
+    return Snapshot(folder).tree(folder)
+
+
+class Snapshot:
+    """One walk of a folder tree, keeping each entry's row: the signature of the folder, of any
+    folder below it and of any file in it then costs no more system calls. `make site` takes one
+    of `resources/` for its no-change check, and intake signs each submission from the same walk
+    (at 10,000 submissions the second walk cost 0.1 s of every rebuild)."""
+
+    def __init__(self, folder: Path):
+        self.root = str(folder)
+        self._rows: dict[str, str] = {}
+        self._inside: dict[str, list[str]] = {}  # folder -> the paths directly inside it
+        self._links: set[str] = set()  # not followed: asked about, they are signed afresh
+        self._unsigned: set[str] = set()  # folders with a link or an unlistable part below them
+        try:
+            self._rows[self.root] = _row(self.root, os.lstat(self.root))
+        except OSError:
+            self._unsigned.add(self.root)
+            return
+        pending = [self.root]
         while pending:
-            with os.scandir(pending.pop()) as entries:
-                for entry in entries:
-                    info = entry.stat(follow_symlinks=False)
-                    if stat.S_ISLNK(info.st_mode):
-                        return None
-                    rows.append(_row(entry.path, info))
-                    if stat.S_ISDIR(info.st_mode):
-                        pending.append(entry.path)
-    except OSError:
-        return None
-    rows.sort()
-    return "\n".join(rows)
+            current = pending.pop()
+            inside = self._inside[current] = []
+            try:
+                with os.scandir(current) as entries:
+                    for entry in entries:
+                        info = entry.stat(follow_symlinks=False)
+                        inside.append(entry.path)
+                        self._rows[entry.path] = _row(entry.path, info)
+                        if stat.S_ISLNK(info.st_mode):
+                            self._links.add(entry.path)
+                            self._unsign(current)
+                        elif stat.S_ISDIR(info.st_mode):
+                            pending.append(entry.path)
+            except OSError:
+                self._unsign(current)
+
+    def _unsign(self, folder: str) -> None:
+        while folder not in self._unsigned:
+            self._unsigned.add(folder)
+            if folder == self.root:
+                return
+            folder = os.path.dirname(folder)
+
+    def tree(self, folder: Path) -> str | None:
+        """`tree_signature(folder)` as it was when the snapshot was taken."""
+        path = str(folder)
+        if path in self._unsigned:
+            return None
+        if path not in self._inside:  # a file is no folder; a link, or a path outside the walk, is signed afresh
+            return None if path in self._rows and path not in self._links else tree_signature(folder)
+        rows: list[str] = []
+        pending = [path]
+        while pending:
+            current = pending.pop()
+            rows.append(self._rows[current])
+            pending.extend(self._inside.get(current, ()))
+        rows.sort()
+        return "\n".join(rows)
+
+    def file(self, path: Path) -> str | None:
+        """`file_signature(path)` as it was when the snapshot was taken."""
+        name = str(path)
+        if name in self._links:
+            return None
+        row = self._rows.get(name)
+        return row if row is not None else file_signature(path)

@@ -26,7 +26,7 @@ from .generate import Generated, generate
 from .index import build_index, write_atomic
 from .segments import mirror, update_index
 from .intake import MetadataMemo, RecordMemo, scan
-from .memo import Memo, keep_loaded
+from .memo import Memo, Snapshot, keep_loaded
 from .model import Intake, Problem, Record, json_text
 from .project import EXTRACTED_MEMO, METADATA_MEMO, RECORDS_MEMO, Project
 from .register import TableError, Teacher, find_roster, read_roster
@@ -126,17 +126,18 @@ class Dropped(Exception):
     what it built is not published (the next build reads the finished files)."""
 
 
-def build_site(project: Project, gate: Gate | None = None, report: bool = False) -> Outcome:
+def build_site(project: Project, gate: Gate | None = None, report: bool = False, walked: Snapshot | None = None) -> Outcome:
     """Build the site into the standby copy and switch to it. `gate`, when given, is asked just
     before the switch (and looked at between stages): a drop raises `Dropped`, the live site
     untouched, the standby copy complete for the next build. With
-    `report`, the admin report is written meanwhile (`Outcome.reported` says if it was)."""
+    `report`, the admin report is written meanwhile (`Outcome.reported` says if it was). `walked`:
+    the resources folder as walked just before (by the no-change check), to sign submissions by."""
     unchanged.forget(project)  # whatever this build leaves, the next `make site` looks again
     catalog = load_catalog(project.catalog)
     outcome = Outcome(Intake([], [], 0), cache=Cache(project.cache))
     savers: list[BaseProcess] = []
     try:
-        _build(project, catalog, outcome, savers, gate, report)
+        _build(project, catalog, outcome, savers, gate, report, walked)
     finally:
         _join(savers)  # also when the build failed: a saver stopped with this process would leave half a file
     return outcome
@@ -151,12 +152,12 @@ def _join(savers: list[BaseProcess]) -> None:
 
 
 def _build(project: Project, catalog: Catalog, outcome: Outcome, savers: list[BaseProcess], gate: Gate | None = None,
-           report: bool = False) -> None:
+           report: bool = False, walked: Snapshot | None = None) -> None:
     with outcome.timed("intake"):
         memo = MetadataMemo(project.cache / METADATA_MEMO)
         remembered = RecordMemo(project.cache / RECORDS_MEMO, catalog)
         keep_loaded()
-        outcome.intake = intake = scan(project.resources, catalog, memo, remembered)
+        outcome.intake = intake = scan(project.resources, catalog, memo, remembered, walked)
         # Written by a child on the other core while this build goes on (an 18 MB pickle at 10,000).
         savers.append(forks.start(_save_memos, memo, remembered))
         # The terms' charts, drawn by another child meanwhile: the statistics pages find them drawn.

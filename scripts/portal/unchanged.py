@@ -11,37 +11,45 @@ still there, the build is skipped and its summary printed again.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
 import shutil
 import sys
 from importlib import metadata
+from pathlib import Path
 
 from .build import STAMP
 from .builders import choose
-from .memo import code_fingerprint, file_signature, tree_signature
+from .index import write_atomic
+from .memo import Snapshot, code_fingerprint, file_signature, tree_signature
 from .project import Project
 from .settings import Settings
 from .usage import log_files
 
 STORED = "inputs.txt"
+PACKAGES = "packages.txt"  # the installed packages, by where they are installed (_packages)
 SUMMARY = "last-summary.txt"
 
 
-def fingerprint(project: Project) -> str | None:
+def fingerprint(project: Project, resources: Snapshot | None = None) -> str | None:
     """The sum of everything a build of `project` reads; None when it cannot be told without
-    reading (a link inside the inputs: what it points at may change unseen)."""
+    reading (a link inside the inputs: what it points at may change unseen). `resources`: a walk
+    of the resources folder already taken (intake then signs each submission from it)."""
     try:
         settings = Settings.load(project.config_file)
         builder = choose(project.config_file).fingerprint()
     except Exception:  # noqa: BLE001 - a broken mkdocs.yml or a missing builder: the build says so
         return None
-    parts = [code_fingerprint(), dt.date.today().isoformat(), sys.executable, builder, *_packages(),
+    parts = [code_fingerprint(), dt.date.today().isoformat(), sys.executable, builder, *_packages(project.work / PACKAGES),
              *sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("PORTAL_")),
              str(shutil.which("ffmpeg")), str(shutil.which("soffice") or shutil.which("libreoffice"))]
     for folder in (project.resources, project.content, project.catalog, project.root / "overrides"):
-        signature = tree_signature(folder) if folder.exists() else "absent"
+        if resources is not None and folder == project.resources:
+            signature = resources.tree(folder) if folder.exists() else "absent"
+        else:
+            signature = tree_signature(folder) if folder.exists() else "absent"
         if signature is None:
             return None
         parts.append(signature)
@@ -50,9 +58,28 @@ def fingerprint(project: Project) -> str | None:
     return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def _packages() -> list[str]:
-    """The Python packages this build runs with (an upgrade of pygal or pypdf changes pages)."""
-    return sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions())
+def _packages(kept: Path) -> list[str]:
+    """The Python packages this build runs with (an upgrade of pygal or pypdf changes pages).
+    Reading every package's metadata costs 0.05 s, so the list is kept in `kept` by the
+    modification times of the folders Python finds packages in: pip adds or removes a
+    `<name>-<version>.dist-info` folder there for every install, upgrade and removal."""
+    places = []
+    for entry in sys.path:
+        try:
+            places.append(f"{entry}\0{os.stat(entry or os.curdir).st_mtime_ns}")
+        except OSError:
+            places.append(f"{entry}\0absent")
+    key = hashlib.sha256("\n".join(places).encode("utf-8", "surrogateescape")).hexdigest()
+    try:
+        stored = kept.read_text(encoding="utf-8").split("\n")
+        if stored[0] == key:
+            return stored[1:]
+    except (OSError, UnicodeDecodeError):
+        pass
+    found = sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions())
+    with contextlib.suppress(OSError):
+        write_atomic(kept, "\n".join([key, *found]).encode("utf-8"))
+    return found
 
 
 def last_summary(project: Project, current: str | None) -> str | None:
