@@ -86,3 +86,24 @@ def test_a_broken_settings_file_fails_a_check_in_one_line(school) -> None:
     result = portal(school.root, "check")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("检查失败：mkdocs.yml")
+
+
+def _fails(message: str) -> None:
+    raise ValueError(message)
+
+
+def _dies() -> None:
+    os._exit(3)
+
+
+def test_work_done_ahead_in_a_child_brings_back_its_value_its_error_or_its_death() -> None:
+    """The builder renders in a forked child while the build goes on (forks.ahead): what it
+    returns, the error it raised (its message is for admins) and a child that died all reach the
+    build."""
+    from portal import forks
+
+    assert forks.ahead(sum, [1, 2, 3]).result("相加") == 6
+    with pytest.raises(ValueError, match="主题模板有错"):
+        forks.ahead(_fails, "主题模板有错").result("渲染页面")
+    with pytest.raises(RuntimeError, match=r"渲染页面的进程异常退出（退出码 3）"):
+        forks.ahead(_dies).result("渲染页面")

@@ -239,18 +239,30 @@ def read_manifest(site: Path) -> dict[str, str]:
 PARALLEL_PAGES = 200
 
 
-def _write_pages(site: Path, pages: list[HtmlPage], shells: dict[Shape, Shell]) -> None:
+def _write_pages(site: Path, pages: list[HtmlPage], shells: dict[Shape, Shell], bodies: dict[str, str]) -> None:
     for page in pages:
-        html = shells[page.shape].fill(page.title, page.render(), quote(page.url))
+        body = bodies.get(page.path)
+        html = shells[page.shape].fill(page.title, page.render() if body is None else body, quote(page.url))
         target = site / page.output
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(html, encoding="utf-8")
 
 
-def fill_pages(site: Path, pages: list[HtmlPage], shells: dict[Shape, Shell]) -> Filled:
-    """Write every page whose inputs or shell changed since this slot last held it. Many pages
-    (a first build, a new theme) are shared out among one process per core: rendering holds the
-    GIL, and forked helpers start with the pages' data in memory."""
+def render_ahead(site: Path, pages: list[HtmlPage]) -> dict[str, str]:
+    """The bodies of the pages whose own inputs changed since this slot last held them, made
+    while the builder renders the shells they go into (`fill_pages` takes them). None when there
+    are many: `fill_pages` shares those out among processes."""
+    old = read_manifest(site)
+    changed = [page for page in pages if old.get(page.path, "").partition(":")[0] != page.key]
+    return {} if len(changed) >= PARALLEL_PAGES else {page.path: page.render() for page in changed}
+
+
+def fill_pages(site: Path, pages: list[HtmlPage], shells: dict[Shape, Shell], bodies: dict[str, str] | None = None) -> Filled:
+    """Write every page whose inputs or shell changed since this slot last held it (its body
+    from `bodies` when made ahead). Many pages (a first build, a new theme) are shared out among
+    one process per core: rendering holds the GIL, and forked helpers start with the pages' data
+    in memory."""
+    bodies = bodies or {}
     old = read_manifest(site)
     keys = {page.path: f"{page.key}:{shells[page.shape].digest}" for page in pages}
     # A page the manifest lists but the slot lacks (something deleted it) is written again.
@@ -258,8 +270,8 @@ def fill_pages(site: Path, pages: list[HtmlPage], shells: dict[Shape, Shell]) ->
     stale = [page for page in pages if old.get(page.path) != keys[page.path] or not os.path.isfile(os.path.join(root, page.output))]
     helpers = min(os.cpu_count() or 1, 8) - 1 if len(stale) >= PARALLEL_PAGES else 0
     shares = [stale[number :: helpers + 1] for number in range(helpers + 1)]
-    started = [forks.start(_write_pages, site, share, shells) for share in shares[1:]]
-    _write_pages(site, shares[0], shells)
+    started = [forks.start(_write_pages, site, share, shells, bodies) for share in shares[1:]]
+    _write_pages(site, shares[0], shells, bodies)
     for process in started:
         forks.finish(process, "写入页面")
     (site / MANIFEST).write_text(json.dumps(keys, ensure_ascii=False), encoding="utf-8")

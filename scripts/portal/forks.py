@@ -94,6 +94,37 @@ def finish(process: BaseProcess, what: str) -> None:
         raise RuntimeError(f"{what}的进程异常退出（退出码 {process.exitcode}）")
 
 
+class Ahead:
+    """A call running in a forked child while this process goes on (`ahead`)."""
+
+    def __init__(self, process: BaseProcess, receiver: Connection):
+        self._process = process
+        self._receiver = receiver
+
+    def result(self, what: str) -> object:
+        """Wait for the call: its value, or its exception raised here (with the message it had,
+        for admins); a child that died says so in Chinese, naming `what` it was doing."""
+        try:
+            ok, value = self._receiver.recv()
+        except EOFError:
+            self._process.join()
+            raise RuntimeError(f"{what}的进程异常退出（退出码 {self._process.exitcode}）") from None
+        finally:
+            self._receiver.close()
+        self._process.join()
+        if not ok:
+            raise value  # type: ignore[misc]
+        return value
+
+
+def ahead(function: Callable[..., object], *args: object) -> Ahead:
+    """`function(*args)` in a forked child, on the other core while this process goes on."""
+    receiver, sender = multiprocessing.get_context("fork").Pipe(duplex=False)
+    process = start(_answer, sender, function, args)
+    sender.close()
+    return Ahead(process, receiver)
+
+
 class Isolated(Exception):
     """Work run in a process of its own died or ran out of time; the message is for admins."""
 

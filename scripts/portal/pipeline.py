@@ -20,7 +20,7 @@ from .build import (add_attachments, close_slot, copy_rendered, docs_outputs, do
 from .briefings import draw_charts
 from .builders import choose
 from .catalog import Catalog, load_catalog
-from .chrome import MANIFEST, Filled, directory_url, fill_pages, fill_rendered, read_manifest, read_shells, write_sitemap
+from .chrome import MANIFEST, Filled, directory_url, fill_pages, fill_rendered, read_manifest, read_shells, render_ahead, write_sitemap
 from .extract import Cache, Extracted, ExtractMemo, Tools, extract
 from .generate import Generated, generate
 from .index import build_index, write_atomic
@@ -201,14 +201,18 @@ def _build(project: Project, catalog: Catalog, outcome: Outcome, savers: list[Ba
         slot = next_slot(project.work, project.site)
         open_slot(slot, theme)
         scratch = project.work / "render" / "site"
-        outcome.rendered = render(builder, project.config_file, project.docs, scratch, theme)
+        # The builder renders on the other core; meanwhile, what does not need its pages.
+        rendering = forks.ahead(render, builder, project.config_file, project.docs, scratch, theme)
+        expected = expected_files(project.docs, made.pages, searchable, extracted)
+        add_attachments(searchable, extracted, slot)
+        bodies = render_ahead(slot, made.pages)
+        outcome.rendered = bool(rendering.result("渲染页面"))
     with outcome.timed("pages"):
-        filled, placed, wanted, bodies_changed = _frame(scratch, slot, project.docs, made, settings.site_url, project.site)
+        filled, placed, wanted, bodies_changed = _frame(scratch, slot, project.docs, made, settings.site_url, project.site, bodies)
         live = read_manifest(project.site)  # the previous build's pages: what visitors see change
         outcome.pages_changed = made.writer.changed + bodies_changed + sum(1 for path, key in filled.keys.items() if live.get(path) != key)
         outcome.pages_reused = filled.kept
-        prune(slot, expected_files(project.docs, made.pages, searchable, extracted) | placed)
-        add_attachments(searchable, extracted, slot)
+        prune(slot, expected | placed)
         require_pages(slot, wanted, builder)
     with outcome.timed("index"):
         outcome.index_sizes = _finish_index(indexer, index_dir, slot / "search")
@@ -253,7 +257,8 @@ def drop_clashing_peers(records: list[Record], peers: list[Record]) -> tuple[lis
     return kept, problems
 
 
-def _frame(scratch: Path, out: Path, docs: Path, made: Generated, site_url: str | None, live: Path | None = None) -> tuple[Filled, set[str], list[str], int]:
+def _frame(scratch: Path, out: Path, docs: Path, made: Generated, site_url: str | None, live: Path | None = None,
+           bodies: dict[str, str] | None = None) -> tuple[Filled, set[str], list[str], int]:
     """Into `out`: the builder's files from `scratch`, its pages with their bodies put in, the
     generated pages in its shells, and the sitemap of all. Returns what was filled, the builder's
     files placed, the builder's pages `out` must now hold (for `require_pages`), and how many of the
@@ -263,7 +268,7 @@ def _frame(scratch: Path, out: Path, docs: Path, made: Generated, site_url: str 
     filled_rendered = {directory_url(path) + "index.html" for path in made.fills}
     placed = copy_rendered(scratch, out, rendered, filled_rendered) | filled_rendered
     bodies_changed = fill_rendered(scratch, out, made.fills, live)
-    filled = fill_pages(out, made.pages, shells)  # each of its pages is in `out` now: written, or found there
+    filled = fill_pages(out, made.pages, shells, bodies)  # each of its pages is in `out` now: written, or found there
     write_sitemap(out, made.pages, site_url, docs_pages(docs))
     return filled, placed, list(rendered), bodies_changed
 
