@@ -296,3 +296,11 @@ def test_a_withdrawn_submission_leaves_both_site_copies(tmp_path: Path) -> None:
         assert (project.site / "r" / f"{T1}-留下" / "index.html").is_file()
     assert not any((s / "r" / f"{T1}-撤回").exists() for s in slots)
     assert not any("撤回的成果" in p.read_text(encoding="utf-8") for s in slots for p in (s / "r").rglob("*.html"))
+
+
+def test_pages_carry_no_instructions_for_the_admin(built) -> None:
+    """Without `site_url` there is no QR code; what to set for one is the admin's business (the
+    command line says it), not something every teacher and visitor reads on every page."""
+    project, _, _ = built
+    for path, content in all_html(project).items():
+        assert "mkdocs.yml" not in content and "site_url" not in content, path

@@ -107,3 +107,14 @@ def test_work_done_ahead_in_a_child_brings_back_its_value_its_error_or_its_death
         forks.ahead(_fails, "主题模板有错").result("渲染页面")
     with pytest.raises(RuntimeError, match=r"渲染页面的进程异常退出（退出码 3）"):
         forks.ahead(_dies).result("渲染页面")
+
+
+def test_the_command_line_says_what_site_url_gives_until_it_is_set(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "school")
+    write_meta(project.resources / T / "圆的面积", META)
+    first = portal(project.root, "site")
+    assert first.returncode == 0 and "site_url" in first.stdout and "二维码" in first.stdout
+    config = project.config_file.read_text(encoding="utf-8")
+    project.config_file.write_text("site_url: http://192.168.1.10:8000/\n" + config, encoding="utf-8")
+    second = portal(project.root, "site")
+    assert second.returncode == 0 and "site_url" not in second.stdout

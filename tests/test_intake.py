@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import datetime as dt
 import os
 from pathlib import Path
@@ -108,8 +110,28 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path, catalog: Catalog) -> N
     write_meta(tmp_path / TERM / "好的", GOOD)
     intake = run(tmp_path, catalog)
     message = only_refusal(intake, f"{TERM}/坏的")
-    assert "YAML 格式错误" in message and "第 4 行" in message
+    assert "meta.yml 格式错误" in message and "第 4 行" in message and "方括号列表没有正确结束" in message
+    assert not ENGLISH.search(message), message  # none of PyYAML's English
     assert [r.id for r in intake.records] == [f"{TERM}-好的"]
+
+
+ENGLISH = re.compile(r"\b(?!(?:meta|yml|Tab|YAML)\b)[A-Za-z]{3,}")  # words of PyYAML's own messages
+
+
+@pytest.mark.parametrize("text, said", [
+    ("title: 认识: 钟表\n", "多余的冒号"),
+    ("title: 好\n\tsubject: 数学\n", "Tab"),
+    ('title: "没有结尾\n', "引号没有成对"),
+    ("authors:\n  - 甲\n - 乙\n", "缩进不一致"),
+    ("- 甲\ntitle: 好\n", "列表各项"),
+])
+def test_yaml_mistakes_teachers_make_are_explained_in_chinese(tmp_path: Path, catalog: Catalog, text: str, said: str) -> None:
+    folder = tmp_path / TERM / "坏的"
+    folder.mkdir(parents=True)
+    (folder / "meta.yml").write_text(text, encoding="utf-8")
+    message = only_refusal(run(tmp_path, catalog), f"{TERM}/坏的")
+    assert said in message, message
+    assert not ENGLISH.search(message), message
 
 
 def test_front_matter_error_line_counts_from_the_top_of_the_file(tmp_path: Path, catalog: Catalog) -> None:
@@ -129,9 +151,9 @@ def test_missing_required_field_is_named(tmp_path: Path, catalog: Catalog, missi
 @pytest.mark.parametrize(
     ("key", "value", "expected"),
     [
-        ("subject", "哲学", "未知的学科“哲学”"),
-        ("grade", "十年级", "未知的年级“十年级”"),
-        ("type", "论文", "未知的成果类型“论文”"),
+        ("subject", "哲学", "未知的学科“哲学”，可填：道德与法治、语文、数学"),  # what may be written instead, from the catalog
+        ("grade", "十年级", "未知的年级“十年级”，可填：一年级、二年级"),
+        ("type", "论文", "未知的成果类型“论文”，可填：微课、课堂实录、教学设计"),
         ("competencies", ["B2", "D9"], "未知的能力点“D9”"),
         ("competencies", "Ａ１４", "未知的能力点“A14”"),
         ("date", "昨天", "日期“昨天”无法识别"),

@@ -299,3 +299,18 @@ def test_what_a_rebuild_says_includes_new_warnings_and_refusals_resolved() -> No
     assert "已解决：2023-2024-1/坏 不再是未发布的成果（已改正或已移走）" in lines
     assert not any("白鹭" in line for line in lines)  # said when it was new, not again
     assert changes(after, after) == ["网站已更新（成果没有变化）"]
+
+
+def test_a_refusal_for_several_reasons_says_every_reason() -> None:
+    """A teacher fixing a refused submission needs all its mistakes at once, not one per try."""
+    from portal.model import Intake, Problem
+    from portal.watch import changes, snapshot
+
+    class Built:
+        def __init__(self, problems: list[Problem]):
+            self.intake, self.problems = Intake([], problems, len(problems)), []
+
+    problems = [Problem("2023-2024-2/音乐.md", "type（类型）", "未知的成果类型“感想”"), Problem("2023-2024-2/音乐.md", "grade（年级）", "未知的年级“十年级”"),
+                Problem("2023-2024-2/音乐.md", "competencies（能力点）", "未知的能力点“D9”")]
+    lines = changes(snapshot(Built([])), snapshot(Built(problems)))
+    assert lines == ["未发布：2023-2024-2/音乐.md：未知的成果类型“感想”；未知的年级“十年级”；未知的能力点“D9”"]

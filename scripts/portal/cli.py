@@ -49,6 +49,8 @@ def _print_outcome(outcome: pipeline.Outcome, project: Project, term: str | None
     if outside:
         print(f"[提醒] 学期 {'、'.join(outside)} 不在 catalog/policy.yml 的 cycle（{'、'.join(done.cycle)}）中，这些学期的成果不计入“整个周期”的达标；"
               "新的提升周期开始时，请修改 cycle")
+    if Settings.load(project.config_file).site_url is None:
+        print("提示：在 mkdocs.yml 中写上网站地址（如 site_url: http://192.168.1.10:8000/，即本机在校园网中的地址）后，每个成果页会显示二维码，方便课堂上用手机打开")
     print("管理员报告：reports/index.html" + (f" 和 reports/{WORKBOOK}" if workbook else "（Excel 版由 make check 生成）"))
 
 

@@ -127,11 +127,31 @@ def decode_text(data: bytes, check: _Check, key: str) -> str | None:
     return text
 
 
-def _yaml_error(error: yaml.YAMLError) -> str:
+# What PyYAML says (in English), as a teacher can act on it; the first match is used.
+_YAML_PROBLEMS = [
+    ("expected ',' or ']'", "方括号列表没有正确结束（缺少“]”，或两项之间缺少英文逗号）"),
+    ("expected ',' or '}'", "花括号没有正确结束（缺少“}”，或两项之间缺少英文逗号）"),
+    ("mapping values are not allowed", "一行里有多余的冒号（值里有冒号时，请给整个值加上引号）"),
+    ("tab character", "用了 Tab 键缩进（请改用空格）"),
+    ("cannot start any token", "有不能写在开头的字符（如 Tab、@ 或 `；值以这些字符开头时请加引号）"),
+    ("could not find expected ':'", "缺少冒号（每行应写成“字段: 值”，冒号后有一个空格）"),
+    ("unexpected end of stream", "引号没有成对（缺少结尾的引号）"),
+    ("expected '-' indicator", "列表各项应以“- ”开头，且缩进一致"),
+    ("unknown escape character", "双引号里的反斜杠“\\”无法识别（请改用单引号，或去掉反斜杠）"),
+    ("undefined alias", "以“*”开头的值无法识别（请给值加上引号）"),
+    ("did not find expected key", "缩进不一致，或某行缺少冒号"),
+    ("expected <block end>", "缩进不一致"),
+    ("expected comment or line break", "引号后面还有多余的文字"),
+]
+
+
+def _yaml_error(error: yaml.YAMLError, what: str) -> str:
+    """A YAML error in Chinese: which part of the file (`what`), which line, and what to fix."""
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
-    problem = getattr(error, "problem", None) or "格式错误"
+    problem = str(getattr(error, "problem", None) or "")
+    said = next((chinese for english, chinese in _YAML_PROBLEMS if english in problem), "格式不对")
     where = f"第 {mark.line + 1} 行" if mark is not None else "某处"
-    return f"YAML 格式错误，{where}：{problem}。请检查冒号、缩进和引号"
+    return f"{what}格式错误，{where}：{said}。请检查冒号、缩进和引号"
 
 
 _SAFE_LOADER = SAFE_LOADER  # libyaml (shipped in PyYAML's wheels): ten times faster than pure Python
@@ -243,14 +263,14 @@ def parse_meta_yaml(text: str, check: _Check) -> dict[str, Any] | None:
     if not text.strip():
         check.refuse("", "meta.yml 是空文件，请填写标题、类型、学科、年级、能力点和作者")
         return None
-    data = _guarded(check, lambda: load_metadata(text, check))
+    data = _guarded(check, lambda: load_metadata(text, check), "meta.yml ")
     if data is not None and not isinstance(data, dict):
         check.refuse("", "meta.yml 的内容应是“字段: 值”的列表，每行一个字段，如“标题: 认识钟表”")
         return None
     return data
 
 
-def _guarded(check: _Check, parse: Callable[[], Any]) -> Any:
+def _guarded(check: _Check, parse: Callable[[], Any], what: str) -> Any:
     """Run a metadata parser; a failure becomes a refusal with a message for teachers."""
     try:
         return parse()
@@ -259,7 +279,7 @@ def _guarded(check: _Check, parse: Callable[[], Any]) -> Any:
     except yaml.YAMLError as error:
         # python-frontmatter hands YAML the text from the opening "---" line on, so line numbers
         # count from the top of the file for both forms.
-        check.refuse("", _yaml_error(error))
+        check.refuse("", _yaml_error(error, what))
     except Exception as error:  # python-frontmatter wraps some errors in its own types
         check.refuse("", f"元数据无法读取：{type(error).__name__}")
     return None
@@ -280,7 +300,7 @@ def parse_front_matter(text: str, check: _Check) -> tuple[dict[str, Any], str] |
     if not text.lstrip("\ufeff").startswith("---"):
         check.refuse("", "Markdown 文件开头缺少 --- 包围的元数据（标题、类型、学科、年级、能力点、作者）")
         return None
-    post = _guarded(check, lambda: frontmatter.loads(text.lstrip("\ufeff"), handler=_BoundedYAMLHandler(check)))
+    post = _guarded(check, lambda: frontmatter.loads(text.lstrip("\ufeff"), handler=_BoundedYAMLHandler(check)), "开头“---”之间的成果信息")
     if post is None:
         return None
     if not isinstance(post.metadata, dict) or not post.metadata:
@@ -375,16 +395,16 @@ def normalise(
     fields: dict[str, Any] = {"term": term}
     if _as_text(meta.get("title")):
         fields["title"] = " ".join(_as_text(meta["title"]).split())
-    for key, lookup, what in (
-        ("type", catalog.resource_type, "成果类型"),
-        ("subject", catalog.subject, "学科"),
-        ("grade", catalog.grade, "年级"),
+    for key, lookup, what, known in (
+        ("type", catalog.resource_type, "成果类型", list(catalog.types)),
+        ("subject", catalog.subject, "学科", catalog.subjects),
+        ("grade", catalog.grade, "年级", catalog.grades),
     ):
         text = _as_text(meta.get(key))
         if text:
             value = lookup(text)
             if value is None:
-                check.refuse(key, f"未知的{what}“{text}”，请使用目录中的名称")
+                check.refuse(key, f"未知的{what}“{text}”，可填：{'、'.join(known)}（学校可在 catalog/curriculum.yml 中增改）")
             fields[key] = value
     if _as_text(meta.get("competencies")):
         fields["competencies"] = _points(meta["competencies"], catalog, check)

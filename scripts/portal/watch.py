@@ -107,7 +107,12 @@ class Snapshot:
 def snapshot(outcome: object) -> Snapshot:
     intake = outcome.intake  # type: ignore[attr-defined]
     records = {r.id: f"{r.title}\0{hashlib.sha1(repr(r).encode()).hexdigest()}" for r in intake.records}  # not the files' digest: a catalog edit changes that of all
-    refused = {p.path: p.reason for p in intake.refused}
+    reasons: dict[str, list[str]] = {}
+    for problem in intake.refused:  # every reason of a submission, not the last one only
+        reasons.setdefault(problem.path, [])
+        if problem.reason not in reasons[problem.path]:
+            reasons[problem.path].append(problem.reason)
+    refused = {path: "；".join(said) for path, said in reasons.items()}
     places = {p: f"{p.path}（字段：{p.field}）" if p.field else p.path for p in [*intake.problems, *outcome.problems] if not p.refused}  # type: ignore[attr-defined]
     warned = {f"{where}\0{p.reason}": where for p, where in places.items()}
     return Snapshot(records, refused, warned)
