@@ -130,6 +130,11 @@ def test_the_package_list_is_kept_until_a_package_folder_changes(tmp_path: Path,
     key = kept.read_text(encoding="utf-8").split("\n")[0]
     kept.write_text(f"{key}\nkept==1", encoding="utf-8")
     assert unchanged._packages(kept) == ["kept==1"]  # read from the file, not from the packages
+    school = tmp_path / "school"  # `python -m portal` puts the school's folder on the path; each build changes it
+    school.mkdir()
+    monkeypatch.syspath_prepend(str(school))
+    (school / "site").write_text("another build", encoding="utf-8")
+    assert unchanged._packages(kept) == ["kept==1"]
 
     info = place / "portal_probe-1.0.dist-info"
     info.mkdir()

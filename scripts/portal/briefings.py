@@ -27,6 +27,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
+from .builders import installed_version
 from .catalog import Catalog
 from .index import write_atomic
 from .memo import code_fingerprint
@@ -155,9 +156,7 @@ class Briefing:
 @functools.cache
 def charts_version() -> str:
     """Changes with the drawing code and library, so cached charts are redrawn after an upgrade."""
-    from importlib.metadata import version
-
-    return hashlib.sha1(Path(__file__).with_name("charts.py").read_bytes() + version("pygal").encode()).hexdigest()
+    return hashlib.sha1(Path(__file__).with_name("charts.py").read_bytes() + str(installed_version("pygal")).encode()).hexdigest()
 
 
 def _as_date(value: Any) -> dt.date | None:
@@ -279,10 +278,8 @@ def _sweep(folder: Path, current: set[str]) -> None:
 def cached_atom_feed(briefings: list[Briefing], site_name: str, site_url: str | None, cache: Path) -> bytes:
     """`atom_feed`, kept in `cache` by what it says: most builds change no briefing, and loading
     the feed library (lxml) costs more than the rest of the briefings."""
-    from importlib.metadata import version
-
     shown = [(b.slug, b.title, b.date, b.issue, b.term) for b in briefings]
-    key = hashlib.sha1(repr((shown, site_name, site_url, version("feedgen"))).encode("utf-8", "surrogateescape")).hexdigest()
+    key = hashlib.sha1(repr((shown, site_name, site_url, installed_version("feedgen"))).encode("utf-8", "surrogateescape")).hexdigest()
     path = cache / f"{key}.xml"
     with contextlib.suppress(OSError):
         return path.read_bytes()

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .builders import Builder, BuilderError, choose
+from .builders import Builder, BuilderError, choose, installed_version
 from .chrome import MANIFEST, SHELLS, HtmlPage
 from .extract import Extracted
 from .memo import code_fingerprint
@@ -54,13 +54,11 @@ def theme_fingerprint(root: Path, config_file: Path, builder: str) -> str:
     """Everything that shapes every page besides its own inputs: settings, the theme and its
     overrides, our templates, our code (an upgrade of the portal renders slots afresh) and
     `builder`, the builder's own fingerprint (its name and versions)."""
-    from importlib.metadata import version
-
     digest = hashlib.sha256(config_file.read_bytes() + code_fingerprint().encode())  # our code and templates, as loaded
     folder = root / "overrides"
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
-    digest.update(f"{builder} {version('pygal')}".encode())
+    digest.update(f"{builder} {installed_version('pygal')}".encode())
     return digest.hexdigest()
 
 

@@ -18,10 +18,12 @@ portal's own dependencies.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -94,15 +96,42 @@ def _warnings(output: str) -> str:
 def _versions(*names: str) -> str:
     """Installed versions of `names`; a name missing here (ProperDocs provides `mkdocs` as an
     alias, not as a distribution) counts as such rather than failing the build."""
+    return " ".join(f"{name}=={found}" if (found := installed_version(name)) else f"{name} missing" for name in names)
+
+
+def installed_version(name: str) -> str | None:
+    """The version of package `name` as this Python finds it (the first `<name>-<version>.dist-info`
+    folder on its path, as importlib.metadata takes it), without importing importlib.metadata
+    (0.04 s of every rebuild); packages installed otherwise are asked of it."""
+    found = _dist_info_versions().get(_normalised(name))
+    if found is not None:
+        return found
     from importlib.metadata import PackageNotFoundError, version
 
-    found = []
-    for name in names:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def _normalised(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@functools.cache
+def _dist_info_versions() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for entry in sys.path:
         try:
-            found.append(f"{name}=={version(name)}")
-        except PackageNotFoundError:
-            found.append(f"{name} missing")
-    return " ".join(found)
+            names = os.listdir(entry or os.curdir)
+        except OSError:
+            continue
+        for folder in names:
+            if folder.endswith(".dist-info"):
+                project, _, version = folder[: -len(".dist-info")].rpartition("-")
+                if project and version:
+                    found.setdefault(_normalised(project), version)
+    return found
 
 
 def requested(config_file: Path) -> str:

@@ -33,12 +33,10 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
-import markdown
 import nh3
-from tqdm import tqdm
 
 from . import documents, pages, video
 from .catalog import Catalog
@@ -629,8 +627,10 @@ def _rewrite_src(names: set[str]) -> Callable[[str, str, str], str | None]:
 
 
 @functools.cache
-def _markdown() -> markdown.Markdown:
+def _markdown() -> Any:
     """One converter per process, reset between texts: building it costs more than a short body."""
+    import markdown  # only when a Markdown body changed
+
     return markdown.Markdown(extensions=["tables", "fenced_code", "sane_lists"])
 
 
@@ -878,7 +878,11 @@ def _extract(records: list[Record], cache: Cache, catalog: Catalog, tools: Tools
                 pool.submit(_view_of, record, attachment, index, cache, catalog, tools, parsers): (record.id, index)
                 for record, index, attachment in jobs
             }
-            progress = tqdm(as_completed(futures), total=len(futures), desc="处理附件", unit="个", disable=None, leave=False)
+            progress = as_completed(futures)
+            if futures:  # tqdm (with importlib.metadata) is imported only when there are files to process: 0.04 s
+                from tqdm import tqdm
+
+                progress = tqdm(progress, total=len(futures), desc="处理附件", unit="个", disable=None, leave=False)
             try:
                 for future in progress:
                     found[futures[future]] = future.result()

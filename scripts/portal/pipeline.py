@@ -245,6 +245,8 @@ def _save_memos(*memos: Memo) -> None:
 def drop_clashing_peers(records: list[Record], peers: list[Record]) -> tuple[list[Record], list[Problem]]:
     """Peer cases whose page `r/<id>/` would replace one of ours or an earlier peer's: ours wins,
     the peer's case is not shown and is reported."""
+    if not peers:
+        return [], []
     taken = {r.id.lower() for r in records}
     kept: list[Record] = []
     problems: list[Problem] = []

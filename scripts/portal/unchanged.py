@@ -17,7 +17,6 @@ import hashlib
 import os
 import shutil
 import sys
-from importlib import metadata
 from pathlib import Path
 
 from .build import STAMP
@@ -62,11 +61,15 @@ def _packages(kept: Path) -> list[str]:
     """The Python packages this build runs with (an upgrade of pygal or pypdf changes pages).
     Reading every package's metadata costs 0.05 s, so the list is kept in `kept` by the
     modification times of the folders Python finds packages in: pip adds or removes a
-    `<name>-<version>.dist-info` folder there for every install, upgrade and removal."""
+    `<name>-<version>.dist-info` folder there for every install, upgrade and removal. Folders on
+    Python's path that hold no package are left out (`python -m portal` puts the school's folder
+    there, which every build changes)."""
     places = []
     for entry in sys.path:
         try:
-            places.append(f"{entry}\0{os.stat(entry or os.curdir).st_mtime_ns}")
+            with os.scandir(entry or os.curdir) as found:
+                if any(item.name.endswith((".dist-info", ".egg-info")) for item in found):
+                    places.append(f"{entry}\0{os.stat(entry or os.curdir).st_mtime_ns}")
         except OSError:
             places.append(f"{entry}\0absent")
     key = hashlib.sha256("\n".join(places).encode("utf-8", "surrogateescape")).hexdigest()
@@ -76,6 +79,8 @@ def _packages(kept: Path) -> list[str]:
             return stored[1:]
     except (OSError, UnicodeDecodeError):
         pass
+    from importlib import metadata  # only when the list changed: importing it costs 0.04 s
+
     found = sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions())
     with contextlib.suppress(OSError):
         write_atomic(kept, "\n".join([key, *found]).encode("utf-8"))
