@@ -298,12 +298,13 @@ def test_term_figures_are_kept_by_their_records_and_counted_again_when_one_chang
     again = stats_context(records, catalog, roster, [T, EMPTY], kept)
     assert again[T].accepted == 1004 and again[EMPTY].accepted == 1000
 
-    def with_digest(digest: str) -> list:
-        changed = dataclasses.replace(records[0], title="改过的标题")
+    def with_digest(digest: str, author: str = "甲") -> list:
+        changed = dataclasses.replace(records[0], authors=[author])
         changed.digest = digest
         return [changed, *records[1:]]
 
     after = stats_context(with_digest(records[0].digest + "-edited"), catalog, roster, [T, EMPTY], kept)
     assert after[T].accepted == 4 and after[EMPTY].accepted == 1000  # its term counted again, the other kept
-    # Changed since intake signed it (drop_vanished): never taken from the folder.
-    assert stats_context(with_digest(""), catalog, roster, [T], kept)[T].accepted == 4
+    # Changed since intake signed it (drop_vanished): never taken from the folder, each time counted.
+    assert "新来的老师" in stats_context(with_digest("", "新来的老师"), catalog, roster, [T], kept)[T].authors
+    assert "又一位老师" in stats_context(with_digest("", "又一位老师"), catalog, roster, [T], kept)[T].authors

@@ -107,6 +107,12 @@ def test_work_done_ahead_in_a_child_brings_back_its_value_its_error_or_its_death
         forks.ahead(_fails, "主题模板有错").result("渲染页面")
     with pytest.raises(RuntimeError, match=r"渲染页面的进程异常退出（退出码 3）"):
         forks.ahead(_dies).result("渲染页面")
+    import time
+
+    started = time.monotonic()
+    pending = forks.ahead(time.sleep, 60)  # the build failed meanwhile: the child goes at once
+    pending.stop()
+    assert time.monotonic() - started < 10 and not pending._process.is_alive()
 
 
 def test_the_command_line_says_what_site_url_gives_until_it_is_set(tmp_path: Path) -> None:
@@ -118,3 +124,22 @@ def test_the_command_line_says_what_site_url_gives_until_it_is_set(tmp_path: Pat
     project.config_file.write_text("site_url: http://192.168.1.10:8000/\n" + config, encoding="utf-8")
     second = portal(project.root, "site")
     assert second.returncode == 0 and "site_url" not in second.stdout
+
+
+def test_what_a_build_loaded_stays_out_of_the_collectors_sight_when_it_forks() -> None:
+    """memo.keep_loaded freezes the loaded memos for the rest of a build; starting a child (which
+    freezes the heap while forking) must not unfreeze them. In a process of its own: the setting
+    lasts for the process."""
+    code = (
+        "import gc\n"
+        "from portal import forks, memo\n"
+        "loaded = [[n] for n in range(10000)]\n"
+        "memo.keep_loaded()\n"
+        "frozen = gc.get_freeze_count()\n"
+        "child = forks.start(int)\n"
+        "child.join()\n"
+        "assert frozen >= 10000 and gc.get_freeze_count() >= frozen, (frozen, gc.get_freeze_count())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO / "scripts")}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr

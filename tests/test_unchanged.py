@@ -115,18 +115,21 @@ def test_the_code_fingerprint_is_the_code_loaded_not_the_code_on_disk(school) ->
 
 def test_the_package_list_is_kept_until_a_package_folder_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Reading every installed package's metadata is skipped while the folders packages are
-    installed in keep their modification time; installing a package (a new dist-info folder)
-    changes it, and the list is read again."""
+    installed in keep their modification time; an upgrade (pip replaces the package's dist-info
+    folder) changes it, and the list is read again."""
     from importlib import metadata
 
     from portal import unchanged
 
     place = tmp_path / "site-packages"
-    place.mkdir()
+    info = place / "portal_probe-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: portal-probe\nVersion: 1.0\n", encoding="utf-8")
     monkeypatch.syspath_prepend(str(place))
     kept = tmp_path / "work" / unchanged.PACKAGES
     fresh = unchanged._packages(kept)
     assert fresh == sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions())
+    assert "portal-probe==1.0" in fresh
     key = kept.read_text(encoding="utf-8").split("\n")[0]
     kept.write_text(f"{key}\nkept==1", encoding="utf-8")
     assert unchanged._packages(kept) == ["kept==1"]  # read from the file, not from the packages
@@ -136,9 +139,8 @@ def test_the_package_list_is_kept_until_a_package_folder_changes(tmp_path: Path,
     (school / "site").write_text("another build", encoding="utf-8")
     assert unchanged._packages(kept) == ["kept==1"]
 
-    info = place / "portal_probe-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: portal-probe\nVersion: 1.0\n", encoding="utf-8")
+    upgraded = info.rename(place / "portal_probe-2.0.dist-info")  # the same folders, a new modification time
+    (upgraded / "METADATA").write_text("Metadata-Version: 2.1\nName: portal-probe\nVersion: 2.0\n", encoding="utf-8")
     os.utime(place, ns=(place.stat().st_atime_ns, place.stat().st_mtime_ns + 1_000_000))
     again = unchanged._packages(kept)
-    assert "portal-probe==1.0" in again and "kept==1" not in again
+    assert "portal-probe==2.0" in again and "kept==1" not in again

@@ -31,13 +31,19 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
+# Set in a build's own process once it froze what it loaded (memo.keep_loaded): forking must not
+# put those objects back in the collector's sight (gc.unfreeze unfreezes everything).
+KEEP_FROZEN = False
+
+
 @contextlib.contextmanager
 def frozen_heap() -> Iterator[None]:
     gc.freeze()
     try:
         yield
     finally:
-        gc.unfreeze()
+        if not KEEP_FROZEN:
+            gc.unfreeze()
 
 
 def die_with_parent() -> None:
@@ -101,6 +107,14 @@ class Ahead:
         self._process = process
         self._receiver = receiver
 
+    def stop(self) -> None:
+        """The build failed meanwhile: end the call now (it must not go on writing once the
+        build's lock is given up)."""
+        if self._process.is_alive():
+            self._process.kill()
+        self._process.join()
+        self._receiver.close()
+
     def result(self, what: str) -> object:
         """Wait for the call: its value, or its exception raised here (with the message it had,
         for admins); a child that died says so in Chinese, naming `what` it was doing."""
@@ -120,9 +134,19 @@ class Ahead:
 def ahead(function: Callable[..., object], *args: object) -> Ahead:
     """`function(*args)` in a forked child, on the other core while this process goes on."""
     receiver, sender = multiprocessing.get_context("fork").Pipe(duplex=False)
-    process = start(_answer, sender, function, args)
+    process = start(_answer, sender, _logged, (function, *args))
     sender.close()
     return Ahead(process, receiver)
+
+
+def _logged(function: Callable[..., object], *args: object) -> object:
+    """`function(*args)`; an error is also logged with its traceback (it reaches the parent
+    without one)."""
+    try:
+        return function(*args)
+    except Exception as error:
+        log_failure(error)
+        raise
 
 
 class Isolated(Exception):

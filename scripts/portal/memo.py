@@ -59,8 +59,12 @@ def keep_loaded() -> None:
     """Move everything alive now (the memos just loaded) out of the collector's sight: a build
     makes many short-lived objects, and each full collection would walk the loaded records again
     (0.2 s of a rebuild at 10,000). They are freed as usual when their last reference goes; only
-    cycles among them would stay, and memo entries hold none."""
+    cycles among them would stay, and memo entries hold none. For the rest of this process (a
+    build), forking children keeps them frozen."""
+    from . import forks
+
     gc.freeze()
+    forks.KEEP_FROZEN = True
 
 
 def preload(*paths: Path) -> None:

@@ -203,9 +203,13 @@ def _build(project: Project, catalog: Catalog, outcome: Outcome, savers: list[Ba
         scratch = project.work / "render" / "site"
         # The builder renders on the other core; meanwhile, what does not need its pages.
         rendering = forks.ahead(render, builder, project.config_file, project.docs, scratch, theme)
-        expected = expected_files(project.docs, made.pages, searchable, extracted)
-        add_attachments(searchable, extracted, slot)
-        bodies = render_ahead(slot, made.pages)
+        try:
+            expected = expected_files(project.docs, made.pages, searchable, extracted)
+            add_attachments(searchable, extracted, slot)
+            bodies = render_ahead(slot, made.pages)
+        except BaseException:
+            rendering.stop()
+            raise
         outcome.rendered = bool(rendering.result("渲染页面"))
     with outcome.timed("pages"):
         filled, placed, wanted, bodies_changed = _frame(scratch, slot, project.docs, made, settings.site_url, project.site, bodies)
