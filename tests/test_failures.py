@@ -124,22 +124,3 @@ def test_the_command_line_says_what_site_url_gives_until_it_is_set(tmp_path: Pat
     project.config_file.write_text("site_url: http://192.168.1.10:8000/\n" + config, encoding="utf-8")
     second = portal(project.root, "site")
     assert second.returncode == 0 and "site_url" not in second.stdout
-
-
-def test_what_a_build_loaded_stays_out_of_the_collectors_sight_when_it_forks() -> None:
-    """memo.keep_loaded freezes the loaded memos for the rest of a build; starting a child (which
-    freezes the heap while forking) must not unfreeze them. In a process of its own: the setting
-    lasts for the process."""
-    code = (
-        "import gc\n"
-        "from portal import forks, memo\n"
-        "loaded = [[n] for n in range(10000)]\n"
-        "memo.keep_loaded()\n"
-        "frozen = gc.get_freeze_count()\n"
-        "child = forks.start(int)\n"
-        "child.join()\n"
-        "assert frozen >= 10000 and gc.get_freeze_count() >= frozen, (frozen, gc.get_freeze_count())\n"
-    )
-    env = {**os.environ, "PYTHONPATH": str(REPO / "scripts")}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
-    assert result.returncode == 0, result.stderr

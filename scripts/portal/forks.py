@@ -31,19 +31,13 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-# Set in a build's own process once it froze what it loaded (memo.keep_loaded): forking must not
-# put those objects back in the collector's sight (gc.unfreeze unfreezes everything).
-KEEP_FROZEN = False
-
-
 @contextlib.contextmanager
 def frozen_heap() -> Iterator[None]:
     gc.freeze()
     try:
         yield
     finally:
-        if not KEEP_FROZEN:
-            gc.unfreeze()
+        gc.unfreeze()
 
 
 def die_with_parent() -> None:

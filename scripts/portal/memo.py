@@ -57,14 +57,13 @@ def gc_paused() -> Iterator[None]:
 
 def keep_loaded() -> None:
     """Move everything alive now (the memos just loaded) out of the collector's sight: a build
-    makes many short-lived objects, and each full collection would walk the loaded records again
-    (0.2 s of a rebuild at 10,000). They are freed as usual when their last reference goes; only
-    cycles among them would stay, and memo entries hold none. For the rest of this process (a
-    build), forking children keeps them frozen."""
-    from . import forks
-
+    makes many short-lived objects, and the collections they cause would walk the loaded records
+    again (0.2 s of a rebuild at 10,000). They are freed as usual when their last reference goes.
+    Forking a child unfreezes them (forks.frozen_heap) into the oldest generation, which a
+    rebuild's allocations do not bring to a full collection (none at 10,000). They are not kept
+    frozen for good: garbage in a cycle that holds a lock (an SQLite connection) would then never
+    be freed, and the processes reading documents would wait for it forever."""
     gc.freeze()
-    forks.KEEP_FROZEN = True
 
 
 def preload(*paths: Path) -> None:
