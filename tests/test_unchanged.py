@@ -144,3 +144,13 @@ def test_the_package_list_is_kept_until_a_package_folder_changes(tmp_path: Path,
     os.utime(place, ns=(place.stat().st_atime_ns, place.stat().st_mtime_ns + 1_000_000))
     again = unchanged._packages(kept)
     assert "portal-probe==2.0" in again and "kept==1" not in again
+
+
+def test_a_run_with_nothing_changed_does_not_say_it_read_new_log_lines(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "school")
+    logs = project.root / "logs"
+    logs.mkdir()
+    (logs / "access.log").write_text('192.168.1.20 - - [03/Dec/2026:08:00:00 +0800] "GET / HTTP/1.1" 200 512 "-" "Mozilla/5.0"\n', encoding="utf-8")
+    assert "本次读取新记录 1 行" in site(project.root)
+    again = site(project.root)
+    assert SKIPPED in again and "本次读取新记录" not in again

@@ -60,7 +60,8 @@ def cmd_site(project: Project) -> int:
     inputs = unchanged.fingerprint(project, walked)  # before anything is read: a change meanwhile builds again next time
     summary = unchanged.last_summary(project, inputs)
     if summary is not None:
-        print("".join(line for line in summary.splitlines(keepends=True) if not line.startswith(("网站已生成到", "各阶段用时"))), end="")
+        # Not the last build's timing, nor its reading of the access logs, as if they were this run's.
+        print("".join(line for line in summary.splitlines(keepends=True) if not line.startswith(("网站已生成到", "各阶段用时", "访问日志："))), end="")
         print(f"网站没有变化：成果、设置、页面、访问日志和程序都与上次生成时相同，未重新生成（用时 {time.monotonic() - started:.1f} 秒）。以上是上次生成时的提醒和统计")
         return 0
     outcome = pipeline.build_site(project, report=True, walked=walked)

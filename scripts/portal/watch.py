@@ -235,7 +235,10 @@ def _rebuild_job(root: Path, live: Signal, gate: Gate, previous: Signal | None =
     _reports(project, outcome)
     state.parent.mkdir(parents=True, exist_ok=True)
     state.write_text(after.to_json(), encoding="utf-8")
-    print(f"网站已更新，用时 {seconds:.1f} 秒（更新页面 {outcome.pages_changed} 个）", flush=True)
+    if before is None:  # not an update: the first build of this server (it said "网站已生成" above)
+        print(f"首次生成用时 {seconds:.1f} 秒（生成页面 {outcome.pages_changed} 个）", flush=True)
+    else:
+        print(f"网站已更新，用时 {seconds:.1f} 秒（更新页面 {outcome.pages_changed} 个）", flush=True)
 
 
 def _reports(project: Project, outcome: object) -> None:
