@@ -219,7 +219,7 @@ def test_one_walk_signs_every_submission_as_a_walk_of_its_own_would(tmp_path: Pa
 
     from portal.catalog import load_catalog
     from portal.intake import scan
-    from portal.memo import Snapshot, file_signature, tree_signature
+    from portal.memo import Walk, file_signature, tree_signature
 
     project = _school(tmp_path / "school")
     term = project.resources / TERM
@@ -229,7 +229,7 @@ def test_one_walk_signs_every_submission_as_a_walk_of_its_own_would(tmp_path: Pa
     (term / "有链接").mkdir()
     os.symlink(term / "带附件", term / "有链接" / "指向别处")
     os.symlink(term / "分数1.md", term / "链接.md")
-    walked = Snapshot(project.resources)
+    walked = Walk(project.resources)
     everything = [project.resources, *project.resources.rglob("*"), tmp_path / "不存在", project.catalog]
     for path in everything:
         assert walked.tree(path) == tree_signature(path) == _walk_on_its_own(path), path

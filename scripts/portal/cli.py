@@ -14,7 +14,7 @@ from typing import NoReturn
 from . import forks, pipeline, unchanged
 from .catalog import load_catalog
 from .lock import build_lock
-from .memo import Snapshot
+from .memo import Walk
 from .policy import Policy
 from .model import term_label
 from .project import Project
@@ -56,7 +56,7 @@ def _print_outcome(outcome: pipeline.Outcome, project: Project, term: str | None
 
 def cmd_site(project: Project) -> int:
     started = time.monotonic()
-    walked = Snapshot(project.resources)  # one walk: for the no-change check, then for intake
+    walked = Walk(project.resources)  # one walk: for the no-change check, then for intake
     inputs = unchanged.fingerprint(project, walked)  # before anything is read: a change meanwhile builds again next time
     summary = unchanged.last_summary(project, inputs)
     if summary is not None:

@@ -27,7 +27,7 @@ import frontmatter
 import yaml
 
 from .catalog import SAFE_LOADER, Catalog, fold
-from .memo import Memo, Snapshot, code_fingerprint, file_signature, tree_signature
+from .memo import Memo, Walk, code_fingerprint, file_signature, tree_signature
 from .model import FILES_DIGEST, Attachment, Intake, Problem, Record, is_utf8_name, readable_name
 
 TERM_PATTERN = re.compile(r"^(\d{4})-(\d{4})-([12])$")
@@ -832,7 +832,7 @@ def _spreadsheets(term_dir: Path) -> list[Path]:
 
 
 def scan(resources: Path, catalog: Catalog, memo: MetadataMemo | None = None, remembered: RecordMemo | None = None,
-         walked: Snapshot | None = None) -> Intake:
+         walked: Walk | None = None) -> Intake:
     """Read every submission under `resources/`, in a stable order; `memo` remembers parsed
     metadata between builds, `remembered` whole submissions, each by its files' signature (from
     `walked`, a walk of `resources` just taken, when given)."""

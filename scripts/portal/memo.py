@@ -183,10 +183,10 @@ def file_signature(path: Path) -> str | None:
 def tree_signature(folder: Path) -> str | None:
     """The same for a folder and everything below it; None when a link is inside (what it points
     at can change without the folder changing) or a part cannot be listed."""
-    return Snapshot(folder).tree(folder)
+    return Walk(folder).tree(folder)
 
 
-class Snapshot:
+class Walk:
     """One walk of a folder tree, keeping each entry's row: the signature of the folder, of any
     folder below it and of any file in it then costs no more system calls. `make site` takes one
     of `resources/` for its no-change check, and intake signs each submission from the same walk

@@ -26,7 +26,7 @@ from .generate import Generated, generate
 from .index import build_index, write_atomic
 from .segments import mirror, update_index
 from .intake import MetadataMemo, RecordMemo, scan
-from .memo import Memo, Snapshot, keep_loaded
+from .memo import Memo, Walk, keep_loaded
 from .model import Intake, Problem, Record, json_text
 from .project import EXTRACTED_MEMO, METADATA_MEMO, RECORDS_MEMO, Project
 from .register import TableError, Teacher, find_roster, read_roster
@@ -126,7 +126,7 @@ class Dropped(Exception):
     what it built is not published (the next build reads the finished files)."""
 
 
-def build_site(project: Project, gate: Gate | None = None, report: bool = False, walked: Snapshot | None = None) -> Outcome:
+def build_site(project: Project, gate: Gate | None = None, report: bool = False, walked: Walk | None = None) -> Outcome:
     """Build the site into the standby copy and switch to it. `gate`, when given, is asked just
     before the switch (and looked at between stages): a drop raises `Dropped`, the live site
     untouched, the standby copy complete for the next build. With
@@ -152,7 +152,7 @@ def _join(savers: list[BaseProcess]) -> None:
 
 
 def _build(project: Project, catalog: Catalog, outcome: Outcome, savers: list[BaseProcess], gate: Gate | None = None,
-           report: bool = False, walked: Snapshot | None = None) -> None:
+           report: bool = False, walked: Walk | None = None) -> None:
     with outcome.timed("intake"):
         memo = MetadataMemo(project.cache / METADATA_MEMO)
         remembered = RecordMemo(project.cache / RECORDS_MEMO, catalog)

@@ -22,7 +22,7 @@ from pathlib import Path
 from .build import STAMP
 from .builders import choose
 from .index import write_atomic
-from .memo import Snapshot, code_fingerprint, file_signature, tree_signature
+from .memo import Walk, code_fingerprint, file_signature, tree_signature
 from .project import Project
 from .settings import Settings
 from .usage import log_files
@@ -32,7 +32,7 @@ PACKAGES = "packages.txt"  # the installed packages, by where they are installed
 SUMMARY = "last-summary.txt"
 
 
-def fingerprint(project: Project, resources: Snapshot | None = None) -> str | None:
+def fingerprint(project: Project, resources: Walk | None = None) -> str | None:
     """The sum of everything a build of `project` reads; None when it cannot be told without
     reading (a link inside the inputs: what it points at may change unseen). `resources`: a walk
     of the resources folder already taken (intake then signs each submission from it)."""
