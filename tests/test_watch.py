@@ -97,6 +97,7 @@ def test_a_copied_submission_appears_and_problems_keep_the_site_online(portal) -
     assert running.get(page(f"{T}-钟表")) == 200
     first = "\n".join(running.seen)  # the first build is not an update of anything
     assert "网站已生成：发布成果 1 份" in first and "首次生成用时" in first and "网站已更新" not in first, first
+    assert first.index("首次生成用时") < first.index("资源平台已启动"), first  # said in order, before the address
 
     # A teacher's folder arrives the way a slow copy writes it: metadata first, the file in parts.
     folder = project.resources / T / "圆的面积"
