@@ -63,6 +63,7 @@ class ArtefactError(Exception):
     """Making an artefact failed (now or in an earlier build); the message is for admins."""
 
 
+UNSTEADY = "这个文件在处理时正被修改或复制，本次未能读取；请等复制完成，下次生成时会重新处理"
 ONE_BY_ONE = 50  # questions about one kind of artefact answered by a query each, before all are read
 
 
@@ -91,6 +92,7 @@ class Cache:
     _adopted: set[tuple[str, str]] = field(default_factory=set)  # made in a batch this build (counted as misses)
     lookups: dict[str, int] = field(default_factory=dict)  # record id -> lookups made for it (see `working_on`)
     _current: threading.local = field(default_factory=threading.local)
+    _hashed: dict[str, tuple[str, list[int]]] = field(default_factory=dict)  # digest -> (path, stamp) this build
 
     @contextlib.contextmanager
     def working_on(self, record_id: str) -> Iterator[None]:
@@ -132,13 +134,25 @@ class Cache:
         return str(known[3]) if known and known[:3] == stamp else None
 
     def digest(self, path: Path) -> str:
-        known = self.known_digest(path)
-        if known is not None:
-            return known
         key, stamp = self._stamp(path)
-        value = file_digest(path)
+        known = self._digests.get(key)
+        value = str(known[3]) if known and known[:3] == stamp else file_digest(path)
         self._digests[key] = [*stamp, value]
+        self._hashed[value] = (key, stamp)
         return value
+
+    def _unsteady(self, digest: str) -> bool:
+        """The file hashed as `digest` this build has changed or gone since: a failure to read
+        it then says nothing about that content (a teacher copying the same folder over itself
+        again), so it is not kept for later builds."""
+        hashed = self._hashed.get(digest)
+        if hashed is None:
+            return False
+        try:
+            stat = os.stat(hashed[0])
+        except OSError:
+            return True
+        return [stat.st_size, stat.st_mtime_ns, stat.st_ino] != hashed[1]
 
     def save(self) -> None:
         """Store what this build made, in one transaction, and the file hashes."""
@@ -214,6 +228,8 @@ class Cache:
                 found = (False, str(error))
             except Exception as error:  # any parser failure on a teacher's file is a finding, not a crash
                 found = (False, f"无法读取（{documents.os_reason(error)}）")
+            if self._unsteady(digest):  # made from a half-copied file, or failed on one
+                raise ArtefactError(UNSTEADY)
             with self._lock:
                 self._made[(kind, VERSIONS[kind], digest)] = found
         else:
@@ -249,6 +265,9 @@ class Cache:
     def adopt(self, kind: str, digest: str, suffix: str, made: Path) -> None:
         """Take in an artefact made elsewhere (by a batch of conversions)."""
         base, done, _ = self._paths(kind, digest, suffix)
+        if self._unsteady(digest):  # converted from a half-copied file: made again alone, later
+            made.unlink(missing_ok=True)
+            return
         base.parent.mkdir(parents=True, exist_ok=True)
         partial = base.with_name(f"{digest}.partial{os.getpid()}-{threading.get_ident()}{suffix}")
         shutil.move(str(made), partial)
@@ -272,6 +291,7 @@ class Cache:
         self.misses += 1
         base.parent.mkdir(parents=True, exist_ok=True)
         partial = base.with_name(f"{digest}.partial{os.getpid()}-{threading.get_ident()}{suffix}")
+        message: str | None
         try:
             make(partial)
             if not partial.exists():
@@ -281,6 +301,11 @@ class Cache:
         except Exception as error:  # any parser failure on a teacher's file is a finding, not a crash
             message = f"无法读取（{documents.os_reason(error)}）"
         else:
+            message = None
+        if self._unsteady(digest):  # made from a half-copied file, or failed on one: kept neither way
+            partial.unlink(missing_ok=True)
+            raise ArtefactError(UNSTEADY)
+        if message is None:
             partial.replace(done)  # complete or absent: never a half-written artefact
             return done
         partial.unlink(missing_ok=True)
@@ -831,7 +856,7 @@ def extract(records: list[Record], cache: Cache, catalog: Catalog, tools: Tools 
         result, found, lookups = known[record.id] if record.id in known else (extracted[record.id], by_record.get(record.id, []), cache.lookups.get(record.id, 0))
         extracted[record.id] = result
         problems.extend(found)
-        if memo is not None:
+        if memo is not None and not any(UNSTEADY in p.reason for p in found):  # read again next build
             memo.keep(record, result, found, lookups)
     return {r.id: extracted[r.id] for r in records}, gone + problems
 
