@@ -65,12 +65,19 @@ test: setup-test setup-properdocs setup-zensical
 bench: setup-test
 	PYTHONPATH=scripts $(PY) -m portal_tools.bench --sizes $(BENCH_SIZES) --repeats $(BENCH_REPEATS) --county $(BENCH_COUNTY) --previews $(BENCH_PREVIEWS)
 
-setup: $(VENV)/.runtime-installed
+setup: $(VENV)/.runtime-installed $(VENV)/.bytecode-compiled
 
 $(VENV)/.runtime-installed: requirements.txt
 	bash scripts/setup-system.sh runtime
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+# The portal's own modules compiled once after each change (pip does this for the packages it
+# installs): where Python may not write them itself (PYTHONDONTWRITEBYTECODE, a read-only
+# checkout) every build would otherwise compile them again, 0.2 s of a rebuild at 10,000.
+$(VENV)/.bytecode-compiled: $(VENV)/.runtime-installed $(shell find scripts -name '*.py' 2>/dev/null)
+	$(PY) -m compileall -q scripts
 	touch $@
 
 setup-test: setup $(VENV)/.test-installed tests/node_modules/.installed
