@@ -136,11 +136,14 @@ def test_a_copied_submission_appears_and_problems_keep_the_site_online(portal) -
         running.wait_for(said)
         assert running.get(page(f"{T}-圆的面积")) == 200
 
-    # A withdrawn submission goes away.
+    # A withdrawn submission goes away, announced as an update (there is no copy to wait for).
+    mark = len(running.seen)
     for path in sorted(folder.rglob("*"), reverse=True):
         path.unlink() if path.is_file() else path.rmdir()
     folder.rmdir()
     running.wait_for("撤下成果：圆的面积新课")
+    said = running.seen[mark:]
+    assert any("发现变化" in line for line in said) and not any("复制完成" in line for line in said), said
     assert running.get(page(f"{T}-圆的面积")) == 404
     assert running.stop() == 0
 

@@ -465,7 +465,8 @@ def _watch(project: Project, stop: threading.Event, force_polling: bool, since: 
         if already_published(scopes):  # what the watcher saw while the last build waited for it
             continue
         names = sorted({_short(project, p) for p in touched})
-        print(f"发现变化：{'、'.join(names[:5])}{' 等' if len(names) > 5 else ''}，正在更新网站（文件复制完成后发布）…", flush=True)
+        until = "（文件复制完成后发布）" if any(p.exists() for p in touched) else ""  # a deletion copies nothing
+        print(f"发现变化：{'、'.join(names[:5])}{' 等' if len(names) > 5 else ''}，正在更新网站{until}…", flush=True)
         stamps = {path: _file_stamp(path) for path in files}
         rebuild(project, scopes, max(settle - QUIET_MS / 1000, 0.1))
 
