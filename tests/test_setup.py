@@ -15,7 +15,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def make(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {k: v for k, v in os.environ.items() if k not in ("SOURCE_DATE_EPOCH", "MAKEFLAGS", "MFLAGS")}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
     return subprocess.run(["make", "--no-print-directory", "-C", str(root), *args], env=env, capture_output=True, text=True, timeout=300)
 
 

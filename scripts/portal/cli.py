@@ -13,6 +13,7 @@ from typing import NoReturn
 
 from . import forks, pipeline, unchanged
 from .catalog import load_catalog
+from .extract import passing
 from .lock import build_lock
 from .memo import Walk
 from .policy import Policy
@@ -68,7 +69,8 @@ def cmd_site(project: Project) -> int:
     with contextlib.redirect_stdout(io.StringIO()) as printed:
         _print_site_outcome(outcome, project, started)
     print(printed.getvalue(), end="")
-    unchanged.remember(project, inputs, printed.getvalue())
+    if not any(passing(p.reason) for p in [*outcome.intake.problems, *outcome.problems]):
+        unchanged.remember(project, inputs, printed.getvalue())  # else a file was being copied: the next run looks again
     return 0  # refusals are reported, not fatal: `check` is the strict gate
 
 

@@ -63,7 +63,18 @@ class ArtefactError(Exception):
     """Making an artefact failed (now or in an earlier build); the message is for admins."""
 
 
-UNSTEADY = "这个文件在处理时正被修改或复制，本次未能读取；请等复制完成，下次生成时会重新处理"
+class Unsteady(ArtefactError):
+    """The source changed or went while its artefact was made: nothing is kept, the next build
+    makes it again. Its message says so and needs no advice added."""
+
+
+UNSTEADY = "文件在生成网站时正被修改或复制，本次未处理；复制完成后会在下次生成时处理"
+VANISHED = "文件在生成网站时被删除或移动，本次未发布；放回原处后会在下次生成时发布"
+
+
+def passing(reason: str) -> bool:
+    """A finding about this build's moment (a file being copied or moved), not about the file."""
+    return UNSTEADY in reason or VANISHED in reason
 ONE_BY_ONE = 50  # questions about one kind of artefact answered by a query each, before all are read
 
 
@@ -92,7 +103,7 @@ class Cache:
     _adopted: set[tuple[str, str]] = field(default_factory=set)  # made in a batch this build (counted as misses)
     lookups: dict[str, int] = field(default_factory=dict)  # record id -> lookups made for it (see `working_on`)
     _current: threading.local = field(default_factory=threading.local)
-    _hashed: dict[str, tuple[str, list[int]]] = field(default_factory=dict)  # digest -> (path, stamp) this build
+    _hashed: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # digest -> {path: stamp} hashed this build
 
     @contextlib.contextmanager
     def working_on(self, record_id: str) -> Iterator[None]:
@@ -138,21 +149,22 @@ class Cache:
         known = self._digests.get(key)
         value = str(known[3]) if known and known[:3] == stamp else file_digest(path)
         self._digests[key] = [*stamp, value]
-        self._hashed[value] = (key, stamp)
+        self._hashed.setdefault(value, {})[key] = stamp
         return value
 
-    def _unsteady(self, digest: str) -> bool:
-        """The file hashed as `digest` this build has changed or gone since: a failure to read
-        it then says nothing about that content (a teacher copying the same folder over itself
-        again), so it is not kept for later builds."""
-        hashed = self._hashed.get(digest)
-        if hashed is None:
-            return False
-        try:
-            stat = os.stat(hashed[0])
-        except OSError:
-            return True
-        return [stat.st_size, stat.st_mtime_ns, stat.st_ino] != hashed[1]
+    def _unsteady(self, digest: str) -> Unsteady | None:
+        """Why what was just made for `digest` cannot be kept: a file hashed as `digest` this
+        build (any of them: two submissions may hold the same file, and either may be the one
+        read) has changed or gone since. Made from a half-copied file (a teacher copying the
+        same folder over itself again), a result or a failure says nothing about that content."""
+        for path, stamp in list(self._hashed.get(digest, {}).items()):
+            try:
+                stat = os.stat(path)
+            except OSError:
+                return Unsteady(VANISHED)
+            if [stat.st_size, stat.st_mtime_ns, stat.st_ino] != stamp:
+                return Unsteady(UNSTEADY)
+        return None
 
     def save(self) -> None:
         """Store what this build made, in one transaction, and the file hashes."""
@@ -228,8 +240,8 @@ class Cache:
                 found = (False, str(error))
             except Exception as error:  # any parser failure on a teacher's file is a finding, not a crash
                 found = (False, f"无法读取（{documents.os_reason(error)}）")
-            if self._unsteady(digest):  # made from a half-copied file, or failed on one
-                raise ArtefactError(UNSTEADY)
+            if unsteady := self._unsteady(digest):  # made from a half-copied file, or failed on one
+                raise unsteady
             with self._lock:
                 self._made[(kind, VERSIONS[kind], digest)] = found
         else:
@@ -266,7 +278,7 @@ class Cache:
         """Take in an artefact made elsewhere (by a batch of conversions)."""
         base, done, _ = self._paths(kind, digest, suffix)
         if self._unsteady(digest):  # converted from a half-copied file: made again alone, later
-            made.unlink(missing_ok=True)
+            _remove(made)
             return
         base.parent.mkdir(parents=True, exist_ok=True)
         partial = base.with_name(f"{digest}.partial{os.getpid()}-{threading.get_ident()}{suffix}")
@@ -302,15 +314,23 @@ class Cache:
             message = f"无法读取（{documents.os_reason(error)}）"
         else:
             message = None
-        if self._unsteady(digest):  # made from a half-copied file, or failed on one: kept neither way
-            partial.unlink(missing_ok=True)
-            raise ArtefactError(UNSTEADY)
+        if unsteady := self._unsteady(digest):  # made from a half-copied file, or failed on one: kept neither way
+            _remove(partial)
+            raise unsteady
         if message is None:
             partial.replace(done)  # complete or absent: never a half-written artefact
             return done
-        partial.unlink(missing_ok=True)
+        _remove(partial)
         failed.write_text(message, encoding="utf-8")
         raise ArtefactError(message)
+
+
+def _remove(path: Path) -> None:
+    """A partial artefact: a file, or a folder (a PDF's page images)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 class Parsers:
@@ -701,7 +721,11 @@ def _render_bodies(sources: list[tuple[str, str, list[str]]], cache: Cache, pars
 def _view_of(record: Record, attachment: Attachment, index: int, cache: Cache, catalog: Catalog, tools: Tools, parsers: Parsers) -> tuple[FileView, list[Problem]]:
     """`_view` in a worker thread, its cache lookups counted for the record."""
     with cache.working_on(record.id):
-        return _view(record, attachment, index, cache, catalog, tools, parsers)
+        view, problems = _view(record, attachment, index, cache, catalog, tools, parsers)
+    moment = next((p for p in problems if passing(p.reason)), None)
+    if moment is not None:  # the file changed meanwhile: one line says so, the file is offered as it is
+        return FileView(), [_warn(record, attachment, UNSTEADY if UNSTEADY in moment.reason else VANISHED)]
+    return view, problems
 
 
 def _body(record: Record, source: tuple[str, str, list[str]], fresh: dict[str, tuple[bool, str]], cache: Cache, problems: list[Problem]) -> str:
@@ -856,7 +880,7 @@ def extract(records: list[Record], cache: Cache, catalog: Catalog, tools: Tools 
         result, found, lookups = known[record.id] if record.id in known else (extracted[record.id], by_record.get(record.id, []), cache.lookups.get(record.id, 0))
         extracted[record.id] = result
         problems.extend(found)
-        if memo is not None and not any(UNSTEADY in p.reason for p in found):  # read again next build
+        if memo is not None and not any(passing(p.reason) for p in found):  # read again next build
             memo.keep(record, result, found, lookups)
     return {r.id: extracted[r.id] for r in records}, gone + problems
 
@@ -872,7 +896,7 @@ def drop_vanished(records: list[Record]) -> list[Problem]:
             continue
         for attachment in record.attachments:
             if attachment not in present:
-                problems.append(_warn(record, attachment, "文件在生成网站时被删除或移动，本次未发布；放回原处后会在下次生成时发布"))
+                problems.append(_warn(record, attachment, VANISHED))
         record.attachments[:] = present
         record.digest = ""  # no longer what its files' signature says
     return problems

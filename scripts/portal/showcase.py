@@ -28,7 +28,7 @@ from markupsafe import Markup
 
 from . import scrub
 from .catalog import Catalog
-from .extract import ArtefactError, Cache, Extracted, Published, Tools, extract
+from .extract import ArtefactError, Cache, Extracted, Published, Tools, Unsteady, extract, passing
 from .index import html_text
 from .model import Attachment, Problem, Record, json_text, newest_first
 from .privacy import Finding, scan
@@ -100,9 +100,10 @@ def public_cases(records: list[Record], extracted: dict[str, Extracted], cache: 
                 texts.append((where, scrub.text_cached(path, suffix, cache)))
             except ArtefactError as error:
                 unreadable = f"{where}无法检查（{error}）"
+                advice = "下次生成时再检查" if isinstance(error, Unsteady) else "请检查文件后重新提交"
                 break
         if unreadable:
-            problems.append(_held(record, unreadable, "请检查文件后重新提交"))
+            problems.append(_held(record, unreadable, advice))
             continue
         findings = scan(texts)
         if findings:
@@ -142,7 +143,8 @@ def clean_records(records: list[Record], cache: Cache) -> tuple[list[Record], li
         failed = [(a, reason) for a, reason in zip(record.attachments, outcome) if isinstance(reason, str)]
         if failed:
             attachment, reason = failed[0]
-            advice = scrub.UNSUPPORTED_ADVICE if scrub.kind_of(attachment.suffix) is None else "请检查文件，或另存为 PDF 后重新提交"
+            advice = (scrub.UNSUPPORTED_ADVICE if scrub.kind_of(attachment.suffix) is None else
+                      "下次生成时再检查" if passing(reason) else "请检查文件，或另存为 PDF 后重新提交")
             problems.append(_held(record, f"文件 {attachment.name}：{reason}", advice))
             continue
         cleaned.append(dataclasses.replace(record, attachments=[a for a in outcome if isinstance(a, Attachment)]))
