@@ -110,7 +110,7 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path, catalog: Catalog) -> N
     write_meta(tmp_path / TERM / "好的", GOOD)
     intake = run(tmp_path, catalog)
     message = only_refusal(intake, f"{TERM}/坏的")
-    assert "meta.yml 格式错误" in message and "第 4 行" in message and "方括号列表没有正确结束" in message
+    assert "meta.yml 格式错误" in message and "第 3 行" in message and "方括号列表没有正确结束" in message  # where the [ opened
     assert not ENGLISH.search(message), message  # none of PyYAML's English
     assert [r.id for r in intake.records] == [f"{TERM}-好的"]
 

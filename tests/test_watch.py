@@ -96,8 +96,8 @@ def test_a_copied_submission_appears_and_problems_keep_the_site_online(portal) -
     project, running = portal
     assert running.get(page(f"{T}-钟表")) == 200
     first = "\n".join(running.seen)  # the first build is not an update of anything
-    assert "网站已生成：发布成果 1 份" in first and "首次生成用时" in first and "网站已更新" not in first, first
-    assert first.index("首次生成用时") < first.index("资源平台已启动"), first  # said in order, before the address
+    assert "网站已生成：发布成果 1 份" in first and "启动时生成用时" in first and "网站已更新" not in first, first
+    assert first.index("启动时生成用时") < first.index("资源平台已启动"), first  # said in order, before the address
 
     # A teacher's folder arrives the way a slow copy writes it: metadata first, the file in parts.
     folder = project.resources / T / "圆的面积"
@@ -304,7 +304,9 @@ def test_what_a_rebuild_says_includes_new_warnings_and_refusals_resolved() -> No
     assert "提醒：2023-2024-1/乙（字段：文件）：说明.txt 是 GBK 编码，已转换" in lines
     assert "已解决：2023-2024-1/坏 不再是未发布的成果（已改正或已移走）" in lines
     assert not any("白鹭" in line for line in lines)  # said when it was new, not again
-    assert changes(after, after) == ["网站已更新（成果没有变化）"]
+    assert changes(after, after) == ["成果的标题和信息没有变化（改动的是文件内容或网站设置）"]
+    # The empty file was copied again, whole: its warning is said to be gone, once.
+    assert changes(after, snapshot(Built([photo, gbk]))) == ["提醒已消除：2023-2024-1/乙（字段：文件）：说明.txt 是空文件（0 字节）"]
 
 
 def test_a_refusal_for_several_reasons_says_every_reason() -> None:

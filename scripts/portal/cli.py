@@ -171,7 +171,7 @@ def cmd_serve(project: Project, host: str, port: int, watching: bool = True) -> 
     if watching:
         (project.work / watch.STATE).unlink(missing_ok=True)  # the first build reports everything
         watch.rebuild(project)
-        watch.finish_rebuild()  # its lines ("首次生成用时…") come before the address, not among later ones
+        watch.finish_rebuild()  # its lines ("启动时生成用时…") come before the address, not among later ones
     if not (project.site / "index.html").exists():
         print("还没有生成网站，请先运行 make site，并按上面的提示修改。", file=sys.stderr)
         return 1

@@ -148,6 +148,8 @@ _YAML_PROBLEMS = [
 def _yaml_error(error: yaml.YAMLError, what: str) -> str:
     """A YAML error in Chinese: which part of the file (`what`), which line, and what to fix."""
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    if "flow" in str(getattr(error, "context", None) or "") and getattr(error, "context_mark", None) is not None:
+        mark = error.context_mark  # type: ignore[attr-defined]  # the line that opened the unclosed [ or {, not the next one
     problem = str(getattr(error, "problem", None) or "")
     said = next((chinese for english, chinese in _YAML_PROBLEMS if english in problem), "格式不对")
     where = f"第 {mark.line + 1} 行" if mark is not None else "某处"

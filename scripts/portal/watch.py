@@ -138,7 +138,9 @@ def changes(before: Snapshot | None, after: Snapshot) -> list[str]:
         lines.append(f"提醒：{after.warned[key]}：{key.split(chr(0), 1)[1]}")
     for path in sorted(before.refused.keys() - after.refused.keys()):
         lines.append(f"已解决：{path} 不再是未发布的成果（已改正或已移走）")
-    return lines or ["网站已更新（成果没有变化）"]
+    for key in sorted(before.warned.keys() - after.warned.keys()):  # said before, no longer so (a file copied again)
+        lines.append(f"提醒已消除：{before.warned[key]}：{key.split(chr(0), 1)[1]}")
+    return lines or ["成果的标题和信息没有变化（改动的是文件内容或网站设置）"]
 
 
 class Signal:
@@ -236,7 +238,7 @@ def _rebuild_job(root: Path, live: Signal, gate: Gate, previous: Signal | None =
     state.parent.mkdir(parents=True, exist_ok=True)
     state.write_text(after.to_json(), encoding="utf-8")
     if before is None:  # not an update: the first build of this server (it said "网站已生成" above)
-        print(f"首次生成用时 {seconds:.1f} 秒（生成页面 {outcome.pages_changed} 个）", flush=True)
+        print(f"启动时生成用时 {seconds:.1f} 秒（生成页面 {outcome.pages_changed} 个）", flush=True)
     else:
         print(f"网站已更新，用时 {seconds:.1f} 秒（更新页面 {outcome.pages_changed} 个）", flush=True)
 
