@@ -75,6 +75,8 @@ VANISHED = "文件在生成网站时被删除或移动，本次未发布；放�
 def passing(reason: str) -> bool:
     """A finding about this build's moment (a file being copied or moved), not about the file."""
     return UNSTEADY in reason or VANISHED in reason
+
+
 ONE_BY_ONE = 50  # questions about one kind of artefact answered by a query each, before all are read
 
 
