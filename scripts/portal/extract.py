@@ -142,14 +142,15 @@ class Cache:
 
     def known_digest(self, path: Path) -> str | None:
         """The file's hash if it is remembered for its current size, mtime and inode (no reading)."""
-        key, stamp = self._stamp(path)
+        return self._known(*self._stamp(path))
+
+    def _known(self, key: str, stamp: list[int]) -> str | None:
         known = self._digests.get(key)
         return str(known[3]) if known and known[:3] == stamp else None
 
     def digest(self, path: Path) -> str:
         key, stamp = self._stamp(path)
-        known = self._digests.get(key)
-        value = str(known[3]) if known and known[:3] == stamp else file_digest(path)
+        value = self._known(key, stamp) or file_digest(path)
         self._digests[key] = [*stamp, value]
         self._hashed.setdefault(value, {})[key] = stamp
         return value
