@@ -246,6 +246,26 @@ def test_remembered_tokens_give_the_same_index_and_are_not_cut_again(search_site
     assert len(fresh) > 50 and fresh == again
 
 
+def test_enter_runs_the_typed_search_once(search_page) -> None:
+    """Typing starts a search when the typing pauses; pressing Enter runs it at once and must cancel
+    that pending one, or the results drawn for Enter are wiped and drawn again a moment later (a
+    reader who started reading them sees them vanish)."""
+    page, _ = search_page
+    page.evaluate("""() => {
+        window.runs = 0;  // how many times a result count was drawn
+        new MutationObserver(records => records.forEach(r => r.addedNodes.forEach(n => {
+            if (n.classList && n.classList.contains("portal-search__count")) window.runs++;
+        }))).observe(document.querySelector(".portal-results"), {childList: true});
+    }""")
+    box = page.locator(".portal-search__form input[name=q]")
+    box.fill("钟表")
+    box.press("Enter")
+    page.wait_for_selector("[data-portal-search][data-ready]")
+    page.wait_for_timeout(800)  # well past the typing pause (250 ms)
+    assert page.evaluate("window.runs") == 1
+    assert page.locator(".portal-result").count() > 0
+
+
 def test_results_that_fail_to_load_say_so_and_load_on_the_next_search(search_page) -> None:
     """A result file missing for a moment (the site was just rebuilt) must not leave the page
     stuck: the search finishes, says so, and the next search fetches the file again."""

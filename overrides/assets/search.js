@@ -527,6 +527,7 @@
   var timer = null;
   form.addEventListener("submit", function (event) {
     event.preventDefault();
+    clearTimeout(timer); // the typed words run now, not once more when the typing pause ends
     var state = readState();
     state.q = input.value.trim();
     writeState(state, true);
