@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from portal import pipeline
 from portal.model import IMAGE_EXTENSIONS, PUBLISHED_AS_IS, VIDEO_EXTENSIONS, Attachment
 from portal.project import Project
-from portal.serve import Unsatisfiable, byte_range
+from portal.serve import Unsatisfiable, byte_range, content_type
 
 T = "2023-2024-1"
 PAGE = f"/r/{T}-hostile/"
@@ -180,6 +180,9 @@ def test_only_allowed_types_keep_their_name(site: Project) -> None:
     assert VIDEO_EXTENSIONS <= set(PUBLISHED_AS_IS) and IMAGE_EXTENSIONS <= set(PUBLISHED_AS_IS)
     for suffix in (".xht", ".xhtm", ".svgz", ".svg", ".html", ".htm", ".xhtml", ".xml", ".xsl", ".js", ".mht", ".shtml", ".swf", ".XHT"):
         assert Attachment(Path("/x"), "a" + suffix, 1).published_name == "a" + suffix + ".bin"
+    for name in ("说明.md", "README.markdown", "字幕.srt"):  # read in the browser as plain text
+        assert Attachment(Path("/x"), name, 1).published_name == name
+        assert content_type("/r/x/files/" + name, name) == "text/plain"
 
 
 @pytest.mark.parametrize(("name", "ctype", "download"), [

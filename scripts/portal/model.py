@@ -57,7 +57,8 @@ PUBLISHED_AS_IS: dict[str, str] = {
     ".odp": "application/vnd.oasis.opendocument.presentation",
     ".rtf": "application/rtf",
     **dict.fromkeys((".wps", ".et", ".dps"), "application/octet-stream"),  # WPS Office
-    **dict.fromkeys((".txt", ".srt"), "text/plain"),
+    # A note a teacher wrote in Markdown (说明.md) is plain text to read, not a page of ours.
+    **dict.fromkeys((".txt", ".srt", ".md", ".markdown"), "text/plain"),
     ".csv": "text/csv",
     ".vtt": "text/vtt",
     ".zip": "application/zip",
