@@ -124,3 +124,25 @@ def test_the_command_line_says_what_site_url_gives_until_it_is_set(tmp_path: Pat
     project.config_file.write_text("site_url: http://192.168.1.10:8000/\n" + config, encoding="utf-8")
     second = portal(project.root, "site")
     assert second.returncode == 0 and "site_url" not in second.stdout
+
+
+def test_a_report_that_cannot_be_written_says_the_site_went_live(school) -> None:
+    """The admin report is written after the switch: when it fails, the new site is already what
+    visitors see, and the line must not claim the old one stayed."""
+    reports = school.root / "reports"
+    if reports.is_dir():
+        import shutil
+
+        shutil.rmtree(reports)
+    reports.write_text("not a folder\n", encoding="utf-8")  # neither the build's child nor the CLI can write into it
+    write_meta(school.resources / T / "新成果", {**META, "title": "新成果"})
+    result = portal(school.root, "site")
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output and "保持不变" not in output, output
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("网站已更新，但管理员报告 reports/index.html 没有写成：") and ".build/last-error.log" in last, last
+    assert "新成果" in (school.site / "index.html").read_text(encoding="utf-8") or any(
+        "新成果" in p.read_text(encoding="utf-8") for p in school.site.resolve().glob("r/*/index.html"))
+    again = portal(school.root, "site")  # not remembered as "unchanged": the next run tries the report again
+    assert "网站没有变化" not in again.stdout, again.stdout

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from portal import pipeline
 from portal.model import IMAGE_EXTENSIONS, PUBLISHED_AS_IS, VIDEO_EXTENSIONS, Attachment
 from portal.project import Project
-from portal.serve import Unsatisfiable, byte_range, content_type
+from portal.serve import Unsatisfiable, byte_range, content_type, started_line
 
 T = "2023-2024-1"
 PAGE = f"/r/{T}-hostile/"
@@ -311,3 +311,12 @@ def test_malformed_requests_are_answered_and_logged_one_line_each(site: Project,
     lines = log.read_bytes().splitlines()
     assert all(re.match(rb'^127\.0\.0\.1 - - \[[^\]]+\] "[^"\x00-\x1f]*" \d{3} ', line) for line in lines), lines[-4:]
     assert any(b'" 400 ' in line for line in lines)
+
+
+def test_the_started_line_gives_addresses_that_open() -> None:
+    everywhere = started_line("0.0.0.0", 8000, "192.168.1.20")
+    assert "http://127.0.0.1:8000/" in everywhere and "校园网内其他电脑打开 http://192.168.1.20:8000/" in everywhere
+    here_only = started_line("127.0.0.1", 8000, "192.168.1.20")
+    assert "http://127.0.0.1:8000/" in here_only and "192.168.1.20" not in here_only and "只在本机提供" in here_only
+    one = started_line("192.168.1.20", 8000, "10.0.0.5")  # bound to that address only: 127.0.0.1 does not answer
+    assert "http://192.168.1.20:8000/" in one and "127.0.0.1" not in one and "10.0.0.5" not in one

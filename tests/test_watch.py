@@ -98,6 +98,8 @@ def test_a_copied_submission_appears_and_problems_keep_the_site_online(portal) -
     first = "\n".join(running.seen)  # the first build is not an update of anything
     assert "网站已生成：发布成果 1 份" in first and "启动时生成用时" in first and "网站已更新" not in first, first
     assert first.index("启动时生成用时") < first.index("资源平台已启动"), first  # said in order, before the address
+    started = next(line for line in running.seen if "资源平台已启动" in line)
+    assert f"http://127.0.0.1:{running.port}/" in started and "只在本机提供" in started, started  # --host 127.0.0.1
 
     # A teacher's folder arrives the way a slow copy writes it: metadata first, the file in parts.
     folder = project.resources / T / "圆的面积"

@@ -66,9 +66,20 @@ def cmd_site(project: Project) -> int:
         print(f"网站没有变化：成果、设置、页面、访问日志和程序都与上次生成时相同，未重新生成（用时 {time.monotonic() - started:.1f} 秒）。以上是上次生成时的提醒和统计")
         return 0
     outcome = pipeline.build_site(project, report=True, walked=walked)
+    # The new site is live from here: a failure now is the report's, and says so.
     with contextlib.redirect_stdout(io.StringIO()) as printed:
-        _print_site_outcome(outcome, project, started)
+        try:
+            _print_site_outcome(outcome, project, started)
+        except Exception as error:  # noqa: BLE001 - one clear line; the details in a file
+            forks.log_failure(error)
+            failed = error
+        else:
+            failed = None
     print(printed.getvalue(), end="")
+    if failed is not None:
+        print(f"网站已更新，但管理员报告 reports/index.html 没有写成：{explain(failed)}。"
+              f"详细信息见 {(project.work / ERROR_LOG_NAME).relative_to(project.root)}", file=sys.stderr)
+        return 1
     if not any(passing(p.reason) for p in [*outcome.intake.problems, *outcome.problems]):
         unchanged.remember(project, inputs, printed.getvalue())  # else a file was being copied: the next run looks again
     return 0  # refusals are reported, not fatal: `check` is the strict gate
@@ -165,7 +176,7 @@ def cmd_serve(project: Project, host: str, port: int, watching: bool = True) -> 
     import threading
 
     from . import watch
-    from .serve import lan_address, make_server
+    from .serve import lan_address, make_server, started_line
 
     before = watch.tree_stamp(project) if watching else None
     if watching:
@@ -182,7 +193,7 @@ def cmd_serve(project: Project, host: str, port: int, watching: bool = True) -> 
         return 1
     bound = server.server_address[1]  # the one the system chose for --port 0
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    print(f"资源平台已启动：本机打开 http://127.0.0.1:{bound}/ ，校园网内其他电脑打开 http://{lan_address()}:{bound}/", flush=True)
+    print(started_line(host, bound, lan_address()), flush=True)
     stop = threading.Event()
     try:
         if watching:

@@ -355,6 +355,18 @@ def make_server(directory: Path, host: str, port: int, limit: int | None = None,
     return SiteServer((host, port), handler, limit or connection_limit(), access_logger(logs) if logs else None)
 
 
+def started_line(host: str, port: int, lan: str) -> str:
+    """What `make serve` says once the site is served: where to open it, here and on the LAN, for
+    the address it listens on (a loopback address is this computer only)."""
+    here = f"资源平台已启动：本机打开 http://127.0.0.1:{port}/"
+    if host in ("", "0.0.0.0", "::"):
+        return f"{here} ，校园网内其他电脑打开 http://{lan}:{port}/"
+    if host == "localhost" or host.startswith("127.") or host == "::1":
+        return f"{here} （只在本机提供：地址设为 {host}，校园网内其他电脑无法打开；要让其他电脑打开，去掉 HOST 设置）"
+    shown = f"[{host}]" if ":" in host else host
+    return f"资源平台已启动：打开 http://{shown}:{port}/"
+
+
 def lan_address() -> str:
     """The host's own LAN address as its name resolves, to print for teachers; sends nothing."""
     try:
