@@ -71,6 +71,8 @@ def test_a_stopped_build_leaves_no_libreoffice_or_ffmpeg_running(tmp_path: Path,
         build.send_signal(stop)
         build.wait(timeout=120)
         assert wait_until(lambda: not processes_mentioning(marker), 15), processes_mentioning(marker)
+        left = [p.name for p in scratch.iterdir()]  # LibreOffice's profiles and copied inputs go too
+        assert left == [], left
     finally:
         if build.poll() is None:
             build.kill()

@@ -233,6 +233,15 @@ class ChineseParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}：{said}。查看说明：{self.prog} --help\n")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a service stopped, `kill`): the command stops as Ctrl+C stops it, through its
+    `finally` blocks and exit functions, so no LibreOffice profile or scratch folder stays."""
+
+
+def _terminated(number: int, frame: object) -> NoReturn:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = ChineseParser(prog="portal", description="学校教学成果资源平台")
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="学校仓库所在文件夹（默认当前文件夹）")
@@ -255,12 +264,15 @@ def main(argv: list[str] | None = None) -> int:
     project = Project(args.root.resolve())
     forks.ERROR_LOG = project.work / ERROR_LOG_NAME
     forks.ERROR_LOG.unlink(missing_ok=True)
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         with build_lock(project.work) if args.command in BUILDS else nullcontext():
             return _dispatch(args, project)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stopped:
         print("\n已中断：已发布的网站保持不变。", file=sys.stderr)
-        return 130
+        return 143 if isinstance(stopped, Terminated) else 130
     except Exception as error:  # noqa: BLE001 - one clear line for admins, the details in a file
         forks.log_failure(error)
         print(failure_line(error, project, "检查" if args.command == "check" else "生成"), file=sys.stderr)

@@ -537,6 +537,9 @@ def convert_many(sources: list[Path], to: str, timeout: float) -> tuple[Path, di
         except subprocess.TimeoutExpired as error:
             shutil.rmtree(work, ignore_errors=True)
             raise DocumentError("LibreOffice 转换超时，文件可能过大或已损坏；请用 Office/WPS 打开检查后另存再提交") from error
+        except BaseException:  # the build is stopping (Ctrl+C, SIGTERM): no scratch folder left behind
+            shutil.rmtree(work, ignore_errors=True)
+            raise
     made = {source: work / "out" / f"{link.stem}.{to}" for source, link in zip(sources, plain)}
     return work, {source: out for source, out in made.items() if out.exists() and out.stat().st_size > 0}
 
