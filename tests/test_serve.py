@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from portal import pipeline
 from portal.model import IMAGE_EXTENSIONS, PUBLISHED_AS_IS, VIDEO_EXTENSIONS, Attachment
 from portal.project import Project
-from portal.serve import Unsatisfiable, byte_range, content_type, started_line
+from portal.serve import Unsatisfiable, byte_range, content_type, lan_address, started_line
 
 T = "2023-2024-1"
 PAGE = f"/r/{T}-hostile/"
@@ -190,7 +190,7 @@ def test_only_allowed_types_keep_their_name(site: Project) -> None:
     ("片段.webm", "video/webm", False),
     ("字幕.vtt", "text/vtt", False),
     ("学习单.pdf", "application/pdf", False),
-    ("伪装.txt", "text/plain", False),
+    ("伪装.txt", "text/plain; charset=utf-8", False),
     ("页面.xht.bin", "application/octet-stream", True),
     ("图.svgz.bin", "application/octet-stream", True),
 ])
@@ -320,3 +320,10 @@ def test_the_started_line_gives_addresses_that_open() -> None:
     assert "http://127.0.0.1:8000/" in here_only and "192.168.1.20" not in here_only and "只在本机提供" in here_only
     one = started_line("192.168.1.20", 8000, "10.0.0.5")  # bound to that address only: 127.0.0.1 does not answer
     assert "http://192.168.1.20:8000/" in one and "127.0.0.1" not in one and "10.0.0.5" not in one
+
+
+def test_the_lan_address_printed_is_this_computers_own() -> None:
+    address = lan_address()  # what teachers type on other computers
+    assert not address.startswith("127.")
+    with socket.socket() as probe:
+        probe.bind((address, 0))  # only an address of this computer can be bound

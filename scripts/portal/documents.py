@@ -11,6 +11,7 @@ import contextlib
 import functools
 import html
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -42,13 +43,16 @@ _ERRNO_TEXT = {
     22: "参数无效（文件结构异常）",  # EINVAL
     28: "磁盘空间不足（请清理磁盘）",  # ENOSPC
     36: "文件名太长",  # ENAMETOOLONG
+    17: "已有同名的文件（这里应是文件夹，或应是另一个文件）",  # EEXIST
+    20: "路径中应是文件夹的地方是一个文件",  # ENOTDIR
+    21: "应是文件的地方是一个文件夹",  # EISDIR
+    30: "磁盘是只读的",  # EROFS
 }
 _ERROR_TEXT = {"InvalidDataError": "文件数据无效", "MemoryError": "内存不足", "RecursionError": "文件结构嵌套过深"}
 
 
 def translate_strerror(line: str) -> str:
     """A program's error line with the C library's English errno text put in Chinese."""
-    import os
 
     for number, text in _ERRNO_TEXT.items():
         line = line.replace(os.strerror(number), text)
@@ -349,7 +353,33 @@ def read_pptx(path: Path) -> DocText:
     return found
 
 
-READERS: dict[str, Callable[[Path], DocText]] = {".docx": read_docx, ".pdf": read_pdf, ".pptx": read_pptx}
+# -- .txt and .md: a teacher's notes and reflections --------------------------------------------
+
+PLAIN_TEXT_BYTES = 2 * 1024 * 1024  # of a .txt read for the page and search (a log pasted in is not a reflection)
+_NOT_TEXT = re.compile(r"[\x00-\x08\x0e-\x1f\x7f\ufffd]")
+
+
+def read_plain(path: Path) -> DocText:
+    """Plain text as Notepad, WPS or an editor saved it (UTF-8, GBK, UTF-16 with a mark): each line
+    a paragraph (Chinese text puts one paragraph on a line), a Markdown heading a heading."""
+    from .model import text_charset
+
+    with path.open("rb") as handle:
+        data = handle.read(PLAIN_TEXT_BYTES)
+    charset = {None: "utf-16", "utf-8": "utf-8-sig"}.get(text_charset(data), "gb18030")
+    text = data.decode(charset, "replace").rstrip("\ufffd")  # a character cut at the end of what was read
+    if len(_NOT_TEXT.findall(text)) > max(2, len(text) // 100):
+        raise DocumentError("文件内容不是文字（可能已损坏，或其实是其他类型的文件）")
+    found = DocText()
+    markdown = path.suffix.lower() in (".md", ".markdown")
+    for line in text.splitlines():
+        heading = re.match(r"#{1,6}\s+(.*?)\s*#*\s*$", line) if markdown else None
+        found.add("h4", heading.group(1)) if heading else found.add("p", " ".join(line.split()))
+    return found
+
+
+READERS: dict[str, Callable[[Path], DocText]] = {".docx": read_docx, ".pdf": read_pdf, ".pptx": read_pptx,
+                                                 **dict.fromkeys((".txt", ".md", ".markdown"), read_plain)}
 
 
 def read_text_json(suffix: str, path: Path) -> str:
@@ -374,13 +404,13 @@ class ProgramStopped(BaseException):
     file errors catches it)."""
 
 
-def run_program(command: list[str], timeout: float) -> subprocess.CompletedProcess[bytes]:
+def run_program(command: list[str], timeout: float, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
     """Run a program in its own process group; on timeout the whole group is killed
     (subprocess.TimeoutExpired is raised as usual)."""
     with _RUNNING_LOCK:
         if _STOPPING.is_set():
             raise ProgramStopped("生成已中止")
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, env=env)
         _RUNNING[process.pid] = process
     try:
         out, err = process.communicate(timeout=timeout)
@@ -397,7 +427,6 @@ def run_program(command: list[str], timeout: float) -> subprocess.CompletedProce
 
 
 def _kill_group(group: int) -> None:
-    import os
     import signal
 
     try:
@@ -419,7 +448,6 @@ def stop_programs() -> None:
 def programs_stop_with_build() -> Iterator[None]:
     """While the body runs, SIGINT (Ctrl+C) and SIGTERM first kill the programs, then do what
     they did before (KeyboardInterrupt, or the end of the process). Main thread only."""
-    import os
     import signal
 
     if threading.current_thread() is not threading.main_thread():
@@ -451,7 +479,6 @@ def programs_stop_with_build() -> Iterator[None]:
 
 def libreoffice() -> str | None:
     """The LibreOffice binary, or None; PORTAL_LIBREOFFICE names another one (empty: none)."""
-    import os
 
     chosen = os.environ.get("PORTAL_LIBREOFFICE")
     if chosen is not None:
@@ -482,11 +509,11 @@ def _profile() -> Iterator[Path]:
         profile = Path(tempfile.mkdtemp(prefix="portal-lo-profile-"))
         (profile / "user").mkdir()
         (profile / "user" / "registrymodifications.xcu").write_text(_PROFILE_SETTINGS, encoding="utf-8")
-        from multiprocessing import util
+        from . import forks
 
-        # Removed when this process ends: multiprocessing runs these at exit in the main process
-        # and at the end of a forked child (a `make serve` rebuild), where atexit does not run.
-        util.Finalize(None, shutil.rmtree, args=(profile, True), exitpriority=0)
+        # Removed when this process ends, also a forked child (a `make serve` rebuild), where
+        # atexit does not run, and one stopped by Ctrl+C.
+        forks.on_exit(functools.partial(shutil.rmtree, profile, True))
     try:
         yield profile
     finally:
@@ -532,8 +559,11 @@ def convert_many(sources: list[Path], to: str, timeout: float) -> tuple[Path, di
     with _profile() as profile:
         command = [*_without_network(), binary, "--headless", "--norestore", "--nolockcheck", "--nodefault", "--nologo",
                    f"-env:UserInstallation={profile.as_uri()}", "--convert-to", to, "--outdir", str(work / "out"), *map(str, plain)]
+        # LibreOffice's own temporary files (lu*.tmp) go in the scratch folder: removed with it,
+        # also when a stopped build killed LibreOffice before it could remove them.
+        (work / "tmp").mkdir()
         try:
-            run_program(command, timeout)
+            run_program(command, timeout, {**os.environ, "TMPDIR": str(work / "tmp")})
         except subprocess.TimeoutExpired as error:
             shutil.rmtree(work, ignore_errors=True)
             raise DocumentError("LibreOffice 转换超时，文件可能过大或已损坏；请用 Office/WPS 打开检查后另存再提交") from error

@@ -565,7 +565,8 @@ def _document_view(record: Record, attachment: Attachment, index: int, cache: Ca
             elif not view.text.strip():
                 problems.append(_warn(record, attachment, "文档里没有可提取的文字（可能是扫描件或图片），文件仍可下载；如需在网页上显示和搜索文字，请同时提交 Word 版或带文字层的 PDF"))
         except ArtefactError as error:
-            problems.append(_warn(record, attachment, _with_advice(str(error), "；文件仍可下载，请用 Office/WPS 打开检查是否损坏，必要时另存后重新提交")))
+            editor = "记事本" if suffix in (".txt", ".md", ".markdown") else "Office/WPS"
+            problems.append(_warn(record, attachment, _with_advice(str(error), f"；文件仍可下载，请用{editor}打开检查是否损坏，必要时另存后重新提交")))
     if suffix in documents.OFFICE_PREVIEWABLE and tools.libreoffice and tools.previews:
         try:
             pdf = cache.artefact("preview", digest, ".pdf", lambda t: documents.convert(attachment.source, t, "pdf"))
@@ -838,7 +839,7 @@ class ExtractMemo(Memo):
     while every file it publishes from the cache is still there."""
 
     def __init__(self, path: Path | None, tools: Tools):
-        super().__init__(path, f"extracted 2 {json.dumps(VERSIONS, sort_keys=True)} {tools!r}")
+        super().__init__(path, f"extracted 3 {json.dumps(VERSIONS, sort_keys=True)} {tools!r}")
 
     def recall(self, record: Record) -> tuple[Extracted, list[Problem], int] | None:
         """The record's content, warnings and how many cache lookups it took."""

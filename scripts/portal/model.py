@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import hashlib
 import json
@@ -161,6 +162,20 @@ def decode_chinese(data: bytes) -> str | None:
         except UnicodeDecodeError:
             continue
     return None
+
+
+def text_charset(head: bytes) -> str | None:
+    """The charset to declare for a teacher's text file that begins with `head` (its first bytes):
+    None when a byte order mark says it (browsers follow the mark), "utf-8" when the bytes are
+    UTF-8 (a character cut at the end of `head` allowed), else "gb18030" (Notepad's ANSI on
+    Chinese Windows, which GBK and GB2312 are subsets of)."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return "gb18030"
+    return "utf-8"
 
 
 def json_text(data: object, indent: int | None = None) -> str:

@@ -44,7 +44,7 @@ VERSIONS.setdefault("published-text", "1")
 OFFICE_SUFFIXES = {".docx", ".pptx", ".ppsx", ".xlsx"}
 AUDIO_SUFFIXES = {".mp3", ".m4a", ".aac", ".wav", ".ogg", ".oga", ".flac", ".wma"}
 MEDIA_SUFFIXES = set(video.VIDEO_SUFFIXES) | AUDIO_SUFFIXES
-TEXT_SUFFIXES = {".txt", ".srt", ".vtt", ".md", ".csv", ".tsv", ".json", ".html", ".htm", ".xhtml", ".shtml",
+TEXT_SUFFIXES = {".txt", ".srt", ".vtt", ".md", ".markdown", ".csv", ".tsv", ".json", ".html", ".htm", ".xhtml", ".shtml",
                  ".xml", ".svg", ".js", ".mjs", ".css"}
 TIMEOUT = 3600.0  # a stream copy of a long lesson recording on a slow disk
 MAX_XML_PART = 64 * 1024 * 1024  # bytes one XML part of an Office file may inflate to

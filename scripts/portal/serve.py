@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
-from .model import PUBLISHED_AS_IS
+from .model import PUBLISHED_AS_IS, text_charset
 
 SILENCE_SECONDS = 20  # a connection that sends nothing (or stops reading) for this long is closed
 ATTACHMENT = re.compile(r"^/r/[^/]+/files/")
@@ -46,6 +46,8 @@ ATTACHMENT_POLICY = "sandbox; default-src 'none'; img-src 'self' data:; media-sr
 # Attachments a browser may show in a tab or a frame (the resource page frames PDFs); every other
 # one is sent as a download.
 SHOWN_INLINE = ("video/", "audio/", "image/", "application/pdf", "text/plain", "text/vtt")
+TEXT_TYPES = ("text/plain", "text/csv")  # teachers' files whose charset is declared from their bytes
+CHARSET_SNIFF_BYTES = 64 * 1024
 SITE_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".css": "text/css; charset=utf-8",
@@ -221,6 +223,9 @@ class SiteHandler(SimpleHTTPRequestHandler):
             self.end_headers()
             return None
         ctype = content_type(url_path, path)
+        if ATTACHMENT.match(url_path) and ctype in TEXT_TYPES:  # a teacher's text, in whatever Notepad saved
+            charset = text_charset(os.pread(file.fileno(), CHARSET_SNIFF_BYTES, 0))
+            ctype += f"; charset={charset}" if charset else ""
         self.span = span or (0, stat.st_size - 1)
         self.send_response(HTTPStatus.PARTIAL_CONTENT if span else HTTPStatus.OK)
         self.send_header("Content-Type", ctype)
@@ -358,20 +363,31 @@ def make_server(directory: Path, host: str, port: int, limit: int | None = None,
 def started_line(host: str, port: int, lan: str) -> str:
     """What `make serve` says once the site is served: where to open it, here and on the LAN, for
     the address it listens on (a loopback address is this computer only)."""
-    here = f"资源平台已启动：本机打开 http://127.0.0.1:{port}/"
-    if host in ("", "0.0.0.0", "::"):
-        return f"{here} ，校园网内其他电脑打开 http://{lan}:{port}/"
-    if host == "localhost" or host.startswith("127.") or host == "::1":
-        return f"{here} （只在本机提供：地址设为 {host}，校园网内其他电脑无法打开；要让其他电脑打开，去掉 HOST 设置）"
-    shown = f"[{host}]" if ":" in host else host
-    return f"资源平台已启动：打开 http://{shown}:{port}/"
+    if host in ("", "0.0.0.0"):
+        return f"资源平台已启动：本机打开 http://127.0.0.1:{port}/ ，校园网内其他电脑打开 http://{lan}:{port}/"
+    if host == "localhost" or host.startswith("127."):
+        here = "127.0.0.1" if host == "localhost" else host
+        return f"资源平台已启动：本机打开 http://{here}:{port}/ （只在本机提供，校园网内其他电脑无法打开；要让它们打开，启动时不要设置 HOST）"
+    return f"资源平台已启动：打开 http://{host}:{port}/"
+
+
+# Private networks' far ends: the address this computer would send from to reach one is its own
+# address on the campus network. Connecting a UDP socket only chooses a route; nothing is sent.
+PRIVATE_PROBES = ("10.255.255.255", "172.31.255.255", "192.168.255.255")
 
 
 def lan_address() -> str:
-    """The host's own LAN address as its name resolves, to print for teachers; sends nothing."""
-    try:
-        infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
+    """The host's own LAN address, to print for teachers; sends nothing."""
+    found: list[str] = []
+    for probe in PRIVATE_PROBES:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            try:
+                udp.connect((probe, 9))
+                found.append(str(udp.getsockname()[0]))
+            except OSError:  # no route there
+                continue
+    try:  # the host name's addresses, where no route leads to a private network
+        found += [str(info[4][0]) for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)]
     except OSError:
-        infos = []
-    addresses = [str(info[4][0]) for info in infos]
-    return next((a for a in addresses if not a.startswith("127.")), "本机IP")
+        pass
+    return next((a for a in found if not a.startswith(("127.", "0."))), "本机IP")
