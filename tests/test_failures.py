@@ -141,7 +141,7 @@ def test_a_report_that_cannot_be_written_says_the_site_went_live(school) -> None
     output = result.stdout + result.stderr
     assert "Traceback" not in output and "保持不变" not in output, output
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("网站已更新，但管理员报告 reports/index.html 没有写成：") and ".build/last-error.log" in last, last
+    assert last.startswith("网站已生成并发布，但管理员报告 reports/index.html 没有写成：") and "已有同名的文件" in last and ".build/last-error.log" in last, last
     assert "新成果" in (school.site / "index.html").read_text(encoding="utf-8") or any(
         "新成果" in p.read_text(encoding="utf-8") for p in school.site.resolve().glob("r/*/index.html"))
     again = portal(school.root, "site")  # not remembered as "unchanged": the next run tries the report again

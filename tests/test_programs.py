@@ -71,12 +71,60 @@ def test_a_stopped_build_leaves_no_libreoffice_or_ffmpeg_running(tmp_path: Path,
         build.send_signal(stop)
         build.wait(timeout=120)
         assert wait_until(lambda: not processes_mentioning(marker), 15), processes_mentioning(marker)
-        left = [p.name for p in scratch.iterdir()]  # LibreOffice's profiles and copied inputs go too
+        left = [p.name for p in scratch.iterdir() if not p.name.startswith("_jinja2-cache")]  # Jinja's, kept on purpose  # LibreOffice's profiles and copied inputs go too
         assert left == [], left
     finally:
         if build.poll() is None:
             build.kill()
         for pid in processes_mentioning(marker):  # only what this test started
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_make_serve_stopped_during_a_rebuild_leaves_nothing_behind(tmp_path: Path, how: str) -> None:
+    """Ctrl+C in the terminal (SIGINT to the whole process group) or a service stopped with
+    SIGTERM to the server's process, while a rebuild converts Word files: the server stops at
+    once, says so, and leaves no program running and no LibreOffice profile or scratch folder."""
+    import socket
+
+    project = make_project(tmp_path / "school")
+    write_meta(project.resources / TERM / "第一份", {**BASE, "title": "第一份"})
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(REPO / "scripts"), "TMPDIR": str(scratch), "PYTHONUNBUFFERED": "1"}
+    log = tmp_path / "serve.log"
+    with log.open("w", encoding="utf-8") as output:
+        server = subprocess.Popen([sys.executable, "-m", "portal", "--root", str(project.root), "serve", "--host", "127.0.0.1",
+                                   "--port", str(port)], env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    marker = str(tmp_path)
+    try:
+        assert wait_until(lambda: "正在关注" in log.read_text(encoding="utf-8") or server.poll() is not None, 300)
+        assert server.poll() is None, log.read_text(encoding="utf-8")
+        for number in range(6):
+            folder = tmp_path / f"教案{number}"
+            write_meta(folder, {**BASE, "title": f"教案{number}"})
+            make_docx(folder / "教案.docx", f"教案{number}", [("过程", [f"第{number}份教案的过程。" * 40])])
+            folder.rename(project.resources / TERM / folder.name)  # arrives whole
+        assert wait_until(lambda: "soffice.bin" in processes_mentioning(marker).values(), 300), log.read_text(encoding="utf-8")
+        if how == "ctrl-c":
+            os.killpg(server.pid, signal.SIGINT)
+        else:
+            server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+        said = log.read_text(encoding="utf-8")
+        assert "已停止" in said and "异常退出" not in said and "Traceback" not in said, said
+        assert wait_until(lambda: not processes_mentioning(marker), 15), processes_mentioning(marker)
+        left = [p.name for p in scratch.iterdir() if not p.name.startswith("_jinja2-cache")]  # Jinja's, kept on purpose
+        assert left == [], left
+        errors = project.root / ".build" / "last-error.log"
+        assert not errors.exists() or "Traceback" not in errors.read_text(encoding="utf-8")  # a stop is not a failure
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+        for pid in processes_mentioning(marker):
             os.kill(pid, signal.SIGKILL)
 
 

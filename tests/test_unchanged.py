@@ -44,7 +44,7 @@ def test_nothing_changed_builds_nothing_and_repeats_the_last_warnings(school) ->
     assert school.site.resolve() == target and tree_digest(target) == live
 
 
-@pytest.mark.parametrize("change", ["edit", "new", "settings", "theme", "log", "catalog", "site gone", "template", "owner"])
+@pytest.mark.parametrize("change", ["edit", "new", "settings", "theme", "log", "catalog", "site gone", "template", "owner", "report gone"])
 def test_any_change_builds_again(school, change: str) -> None:
     meta = school.resources / T / "圆的面积" / "meta.yml"
     if change == "edit":
@@ -66,9 +66,12 @@ def test_any_change_builds_again(school, change: str) -> None:
         template.write_text(template.read_text(encoding="utf-8") + "{# upgraded #}\n", encoding="utf-8")
     elif change == "owner":  # who may read a file decides whether it can be published
         os.chown(meta, 12345, 12345)
+    elif change == "report gone":  # the admin report deleted: the summary must not point at nothing
+        shutil.rmtree(school.root / "reports")
     else:
         shutil.rmtree(school.root / ".build" / "sites")
     assert SKIPPED not in site(school.root)
+    assert (school.root / "reports" / "index.html").is_file()
     assert SKIPPED in site(school.root)
 
 

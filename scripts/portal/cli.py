@@ -60,7 +60,7 @@ def cmd_site(project: Project) -> int:
     walked = Walk(project.resources)  # one walk: for the no-change check, then for intake
     inputs = unchanged.fingerprint(project, walked)  # before anything is read: a change meanwhile builds again next time
     summary = unchanged.last_summary(project, inputs)
-    if summary is not None:
+    if summary is not None and (project.reports / "index.html").is_file():  # else the report is written again
         # Not the last build's timing, nor its reading of the access logs, as if they were this run's.
         print("".join(line for line in summary.splitlines(keepends=True) if not line.startswith(("网站已生成到", "各阶段用时", "访问日志："))), end="")
         print(f"网站没有变化：成果、设置、页面、访问日志和程序都与上次生成时相同，未重新生成（用时 {time.monotonic() - started:.1f} 秒）。以上是上次生成时的提醒和统计")
@@ -70,6 +70,9 @@ def cmd_site(project: Project) -> int:
     with contextlib.redirect_stdout(io.StringIO()) as printed:
         try:
             _print_site_outcome(outcome, project, started)
+        except KeyboardInterrupt as stopped:
+            stopped.published = True  # type: ignore[attr-defined]
+            raise
         except Exception as error:  # noqa: BLE001 - one clear line; the details in a file
             forks.log_failure(error)
             failed = error
@@ -77,7 +80,7 @@ def cmd_site(project: Project) -> int:
             failed = None
     print(printed.getvalue(), end="")
     if failed is not None:
-        print(f"网站已更新，但管理员报告 reports/index.html 没有写成：{explain(failed)}。"
+        print(f"网站已生成并发布，但管理员报告 reports/index.html 没有写成：{explain(failed)}。"
               f"详细信息见 {(project.work / ERROR_LOG_NAME).relative_to(project.root)}", file=sys.stderr)
         return 1
     if not any(passing(p.reason) for p in [*outcome.intake.problems, *outcome.problems]):
@@ -238,7 +241,21 @@ class Terminated(KeyboardInterrupt):
     `finally` blocks and exit functions, so no LibreOffice profile or scratch folder stays."""
 
 
-def _terminated(number: int, frame: object) -> NoReturn:
+_MAIN_PID = 0  # the command's own process: forked children keep SIGTERM's default (they end at once)
+
+
+def _terminated(number: int, frame: object) -> None:
+    import multiprocessing
+    import os
+    import signal
+
+    if os.getpid() != _MAIN_PID:  # a forked child (a parser, a rebuild) ends as before
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    for child in multiprocessing.active_children():  # as Ctrl+C reaches the whole process group
+        with contextlib.suppress(OSError):
+            os.kill(child.pid or 0, signal.SIGINT)
     raise Terminated()
 
 
@@ -264,19 +281,25 @@ def main(argv: list[str] | None = None) -> int:
     project = Project(args.root.resolve())
     forks.ERROR_LOG = project.work / ERROR_LOG_NAME
     forks.ERROR_LOG.unlink(missing_ok=True)
+    import os
     import signal
 
-    signal.signal(signal.SIGTERM, _terminated)
+    global _MAIN_PID
+    _MAIN_PID = os.getpid()
+    before = signal.signal(signal.SIGTERM, _terminated)
     try:
         with build_lock(project.work) if args.command in BUILDS else nullcontext():
             return _dispatch(args, project)
     except KeyboardInterrupt as stopped:
-        print("\n已中断：已发布的网站保持不变。", file=sys.stderr)
+        print("\n已中断：" + ("新网站已经发布，但管理员报告可能没有写完，请重新运行 make site。" if getattr(stopped, "published", False)
+                            else "已发布的网站保持不变。"), file=sys.stderr)
         return 143 if isinstance(stopped, Terminated) else 130
     except Exception as error:  # noqa: BLE001 - one clear line for admins, the details in a file
         forks.log_failure(error)
         print(failure_line(error, project, "检查" if args.command == "check" else "生成"), file=sys.stderr)
         return 1
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 ERROR_LOG_NAME = "last-error.log"
@@ -318,7 +341,9 @@ def explain(error: BaseException) -> str:
         if error.errno == errno.ENOSPC:
             return "磁盘空间不足，请清理磁盘后重新运行"
         name = f"“{error.filename}”" if error.filename else ""
-        return f"读写文件{name}出错（{error.strerror or type(error).__name__}），请检查磁盘和文件权限后重新运行"
+        from .documents import os_reason
+
+        return f"读写文件{name}出错（{os_reason(error) if error.errno else error.strerror or type(error).__name__}），请检查磁盘和文件权限后重新运行"
     if isinstance(error, RuntimeError) and any("\u4e00" <= c <= "\u9fff" for c in str(error)):
         return f"{error}，请重新运行"  # our own messages (a failed helper process) are Chinese already
     return f"程序内部错误（{type(error).__name__}），请重新运行"

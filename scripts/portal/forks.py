@@ -67,6 +67,27 @@ def log_failure(error: BaseException) -> None:
         pass
 
 
+# What a process must remove when it ends (LibreOffice profiles): (pid of the process that made
+# it, how). Also run when a forked child fails or is interrupted, which ends by os._exit.
+_ON_EXIT: list[tuple[int, Callable[[], object]]] = []
+
+
+def on_exit(cleanup: Callable[[], object]) -> None:
+    """Run `cleanup` when this process ends, however: at a normal exit (multiprocessing's exit
+    functions, which also run at the end of a forked child) or a forked child's failure or Ctrl+C."""
+    from multiprocessing import util
+
+    util.Finalize(None, cleanup, exitpriority=0)
+    _ON_EXIT.append((os.getpid(), cleanup))
+
+
+def _clean_up() -> None:
+    for pid, cleanup in _ON_EXIT:
+        if pid == os.getpid():  # not what the parent made before the fork: it still uses it
+            with contextlib.suppress(Exception):
+                cleanup()
+
+
 def _run(target: Callable[..., object], args: tuple[object, ...]) -> None:
     die_with_parent()
     try:
@@ -74,8 +95,10 @@ def _run(target: Callable[..., object], args: tuple[object, ...]) -> None:
     except SystemExit:  # an exit code the target chose: multiprocessing's exit functions still run
         raise
     except BaseException as error:  # noqa: BLE001 - the parent reports the exit code in Chinese
-        log_failure(error)
-        os._exit(1)
+        if not isinstance(error, KeyboardInterrupt):  # Ctrl+C, or make serve stopped: not a failure
+            log_failure(error)
+        _clean_up()
+        os._exit(1)  # not through the exit functions: they would wait for threads and children
 
 
 def start(target: Callable[..., object], *args: object, daemon: bool = True) -> BaseProcess:
