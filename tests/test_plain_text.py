@@ -55,6 +55,19 @@ def test_the_charset_declared_follows_the_bytes() -> None:
     assert text_charset("反思".encode("utf-8")[:-1]) == "utf-8"  # cut inside the last character
     assert text_charset(b"\xef\xbb\xbf" + "反思".encode("utf-8")) == "utf-8"
     assert text_charset(b"\xff\xfe" + "反思".encode("utf-16-le")) is None  # the browser follows the mark
+    stray = ("学生用剪刀剪出了对称的窗花。" * 200).encode("utf-8")
+    assert text_charset(stray[:900] + b"\xff" + stray[900:]) == "utf-8"  # one stray byte does not make it GBK
+    assert text_charset(b"a,b,c\n1,2,3\n" * 10_000 + "反思".encode("gbk")) == "gb18030"  # GBK after 120 KB of ASCII
+
+
+def test_one_long_line_is_cut_on_the_page_but_searched_whole(tmp_path: Path) -> None:
+    from portal import documents
+
+    source = tmp_path / "一行.txt"
+    source.write_text("对称" * 40_000, encoding="utf-8")  # no line break at all
+    found = read_plain(source)
+    assert found.cut and len(found.html) < documents.PAGE_TEXT_BUDGET * 2 and "只显示前一部分" in found.html
+    assert len(found.text) == 80_000
 
 
 def test_a_long_text_is_read_in_part_without_a_broken_character(tmp_path: Path) -> None:

@@ -66,13 +66,18 @@ def cmd_site(project: Project) -> int:
         print(f"网站没有变化：成果、设置、页面、访问日志和程序都与上次生成时相同，未重新生成（用时 {time.monotonic() - started:.1f} 秒）。以上是上次生成时的提醒和统计")
         return 0
     outcome = pipeline.build_site(project, report=True, walked=walked)
-    # The new site is live from here: a failure now is the report's, and says so.
+    try:
+        return _after_site(project, outcome, inputs, started)
+    except KeyboardInterrupt as stopped:  # the new site is live already: say so, not "unchanged"
+        stopped.published = True  # type: ignore[attr-defined]
+        raise
+
+
+def _after_site(project: Project, outcome: pipeline.Outcome, inputs: str | None, started: float) -> int:
+    """Once the new site is live: what it published, the report; a failure now is the report's."""
     with contextlib.redirect_stdout(io.StringIO()) as printed:
         try:
             _print_site_outcome(outcome, project, started)
-        except KeyboardInterrupt as stopped:
-            stopped.published = True  # type: ignore[attr-defined]
-            raise
         except Exception as error:  # noqa: BLE001 - one clear line; the details in a file
             forks.log_failure(error)
             failed = error
@@ -236,29 +241,6 @@ class ChineseParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}：{said}。查看说明：{self.prog} --help\n")
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (a service stopped, `kill`): the command stops as Ctrl+C stops it, through its
-    `finally` blocks and exit functions, so no LibreOffice profile or scratch folder stays."""
-
-
-_MAIN_PID = 0  # the command's own process: forked children keep SIGTERM's default (they end at once)
-
-
-def _terminated(number: int, frame: object) -> None:
-    import multiprocessing
-    import os
-    import signal
-
-    if os.getpid() != _MAIN_PID:  # a forked child (a parser, a rebuild) ends as before
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
-        return
-    for child in multiprocessing.active_children():  # as Ctrl+C reaches the whole process group
-        with contextlib.suppress(OSError):
-            os.kill(child.pid or 0, signal.SIGINT)
-    raise Terminated()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = ChineseParser(prog="portal", description="学校教学成果资源平台")
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="学校仓库所在文件夹（默认当前文件夹）")
@@ -281,25 +263,20 @@ def main(argv: list[str] | None = None) -> int:
     project = Project(args.root.resolve())
     forks.ERROR_LOG = project.work / ERROR_LOG_NAME
     forks.ERROR_LOG.unlink(missing_ok=True)
-    import os
-    import signal
-
-    global _MAIN_PID
-    _MAIN_PID = os.getpid()
-    before = signal.signal(signal.SIGTERM, _terminated)
+    undo = forks.stop_on_sigterm()
     try:
         with build_lock(project.work) if args.command in BUILDS else nullcontext():
             return _dispatch(args, project)
     except KeyboardInterrupt as stopped:
         print("\n已中断：" + ("新网站已经发布，但管理员报告可能没有写完，请重新运行 make site。" if getattr(stopped, "published", False)
                             else "已发布的网站保持不变。"), file=sys.stderr)
-        return 143 if isinstance(stopped, Terminated) else 130
+        return 143 if isinstance(stopped, forks.Terminated) else 130
     except Exception as error:  # noqa: BLE001 - one clear line for admins, the details in a file
         forks.log_failure(error)
         print(failure_line(error, project, "检查" if args.command == "check" else "生成"), file=sys.stderr)
         return 1
     finally:
-        signal.signal(signal.SIGTERM, before)
+        undo()
 
 
 ERROR_LOG_NAME = "last-error.log"
@@ -341,9 +318,10 @@ def explain(error: BaseException) -> str:
         if error.errno == errno.ENOSPC:
             return "磁盘空间不足，请清理磁盘后重新运行"
         name = f"“{error.filename}”" if error.filename else ""
-        from .documents import os_reason
+        from .documents import ERRNO_TEXT, os_reason
 
-        return f"读写文件{name}出错（{os_reason(error) if error.errno else error.strerror or type(error).__name__}），请检查磁盘和文件权限后重新运行"
+        reason = os_reason(error) if error.errno in ERRNO_TEXT else error.strerror or type(error).__name__
+        return f"读写文件{name}出错（{reason}），请检查磁盘和文件权限后重新运行"
     if isinstance(error, RuntimeError) and any("\u4e00" <= c <= "\u9fff" for c in str(error)):
         return f"{error}，请重新运行"  # our own messages (a failed helper process) are Chinese already
     return f"程序内部错误（{type(error).__name__}），请重新运行"

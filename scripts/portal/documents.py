@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .model import CHARSET_SNIFF_BYTES, text_charset
+
 PAGE_TEXT_BUDGET = 12_000  # characters of document text shown on a page; search sees all of it
 LIBREOFFICE_TIMEOUT = 300
 OFFICE_PREVIEWABLE = {".docx", ".doc", ".wps", ".pptx", ".ppt", ".pps", ".ppsx", ".odt", ".odp", ".rtf"}
@@ -34,7 +36,7 @@ class DocumentError(Exception):
 
 # The C library's errno texts are English ("Operation not permitted"; FFmpeg also uses -1, EPERM,
 # as its generic failure): what admins read is Chinese.
-_ERRNO_TEXT = {
+ERRNO_TEXT = {
     1: "操作不被允许（没有权限，或文件结构异常）",  # EPERM
     2: "找不到文件（可能在处理时被移走或删除）",  # ENOENT
     5: "读取时出现输入输出错误（磁盘或网络存储故障）",  # EIO
@@ -54,7 +56,7 @@ _ERROR_TEXT = {"InvalidDataError": "文件数据无效", "MemoryError": "内存�
 def translate_strerror(line: str) -> str:
     """A program's error line with the C library's English errno text put in Chinese."""
 
-    for number, text in _ERRNO_TEXT.items():
+    for number, text in ERRNO_TEXT.items():
         line = line.replace(os.strerror(number), text)
     return line
 
@@ -62,8 +64,8 @@ def translate_strerror(line: str) -> str:
 def os_reason(error: BaseException) -> str:
     """An error's reason in Chinese, without the file's path (servers' folders stay out of reports)."""
     number = getattr(error, "errno", None)
-    if isinstance(number, int) and abs(number) in _ERRNO_TEXT:
-        return _ERRNO_TEXT[abs(number)]
+    if isinstance(number, int) and abs(number) in ERRNO_TEXT:
+        return ERRNO_TEXT[abs(number)]
     return _ERROR_TEXT.get(type(error).__name__, type(error).__name__)[:200]
 
 
@@ -85,6 +87,8 @@ class DocText:
         if self.shown >= PAGE_TEXT_BUDGET:
             self.cut = True
             return
+        if len(text) > PAGE_TEXT_BUDGET - self.shown:  # one long paragraph (a text without line breaks)
+            text, self.cut = text[:PAGE_TEXT_BUDGET - self.shown] + "…", True
         self.shown += len(text)
         self.blocks.append(f"<{tag}>{html.escape(text)}</{tag}>")
 
@@ -355,14 +359,13 @@ def read_pptx(path: Path) -> DocText:
 
 # -- .txt and .md: a teacher's notes and reflections --------------------------------------------
 
-PLAIN_TEXT_BYTES = 2 * 1024 * 1024  # of a .txt read for the page and search (a log pasted in is not a reflection)
+PLAIN_TEXT_BYTES = CHARSET_SNIFF_BYTES  # of a .txt read for the page and search (a log pasted in is not a reflection)
 _NOT_TEXT = re.compile(r"[\x00-\x08\x0e-\x1f\x7f\ufffd]")
 
 
 def read_plain(path: Path) -> DocText:
     """Plain text as Notepad, WPS or an editor saved it (UTF-8, GBK, UTF-16 with a mark): each line
     a paragraph (Chinese text puts one paragraph on a line), a Markdown heading a heading."""
-    from .model import text_charset
 
     with path.open("rb") as handle:
         data = handle.read(PLAIN_TEXT_BYTES)

@@ -88,8 +88,43 @@ def _clean_up() -> None:
                 cleanup()
 
 
+STOPPED = 130  # a child's exit code when Ctrl+C or SIGTERM stopped it (as a shell reports Ctrl+C)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a service stopped, `kill`): a command and its forked children stop as Ctrl+C
+    stops them, through their `finally` blocks and clean-ups (no LibreOffice profile stays)."""
+
+
+def _terminated(number: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not break off the clean-up
+    raise Terminated()
+
+
+def stop_on_sigterm() -> Callable[[], None]:
+    """Make SIGTERM stop this process as Ctrl+C does (main thread only); returns what undoes it."""
+    before = signal.signal(signal.SIGTERM, _terminated)
+    return lambda: signal.signal(signal.SIGTERM, before)
+
+
+def stop(process: BaseProcess) -> None:
+    """Ask a child started by `start` to stop as if by Ctrl+C (it cleans up and exits)."""
+    if process.pid is not None and process.is_alive():
+        with contextlib.suppress(OSError):
+            os.kill(process.pid, signal.SIGTERM)
+
+
+def pool_worker() -> None:
+    """Initializer of worker processes in a pool: they end with the process that made them, at
+    once on SIGTERM (the pool stops them so), and leave Ctrl+C to it (no traceback per worker)."""
+    die_with_parent()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _run(target: Callable[..., object], args: tuple[object, ...]) -> None:
     die_with_parent()
+    signal.signal(signal.SIGTERM, _terminated)  # multiprocessing stops daemon children so at exit
     try:
         target(*args)
     except SystemExit:  # an exit code the target chose: multiprocessing's exit functions still run
@@ -98,7 +133,8 @@ def _run(target: Callable[..., object], args: tuple[object, ...]) -> None:
         if not isinstance(error, KeyboardInterrupt):  # Ctrl+C, or make serve stopped: not a failure
             log_failure(error)
         _clean_up()
-        os._exit(1)  # not through the exit functions: they would wait for threads and children
+        # Not through the exit functions: they would wait for threads and children.
+        os._exit(STOPPED if isinstance(error, KeyboardInterrupt) else 1)
 
 
 def start(target: Callable[..., object], *args: object, daemon: bool = True) -> BaseProcess:

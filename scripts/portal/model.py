@@ -164,18 +164,29 @@ def decode_chinese(data: bytes) -> str | None:
     return None
 
 
+CHARSET_SNIFF_BYTES = 512 * 1024  # of a teacher's text file, read to tell its encoding (and for its page)
+
+
 def text_charset(head: bytes) -> str | None:
     """The charset to declare for a teacher's text file that begins with `head` (its first bytes):
     None when a byte order mark says it (browsers follow the mark), "utf-8" when the bytes are
-    UTF-8 (a character cut at the end of `head` allowed), else "gb18030" (Notepad's ANSI on
-    Chinese Windows, which GBK and GB2312 are subsets of)."""
+    UTF-8 but for a stray byte or two (and a character cut at the end of `head`), else "gb18030"
+    (Notepad's ANSI on Chinese Windows, which GBK and GB2312 are subsets of)."""
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return None
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        return "utf-8"
     except UnicodeDecodeError:
-        return "gb18030"
-    return "utf-8"
+        pass
+    try:
+        head.decode("gb18030")
+    except UnicodeDecodeError as error:
+        if error.start < len(head) - 4:  # not GBK either (beyond a cut last character)
+            return "utf-8"
+    as_utf8 = codecs.getincrementaldecoder("utf-8")("replace").decode(head, final=False)
+    beyond_ascii = len(as_utf8) - len(as_utf8.encode("ascii", "ignore"))  # stray bytes among the Chinese, not the digits
+    return "utf-8" if as_utf8.count("\ufffd") * 100 <= beyond_ascii else "gb18030"
 
 
 def json_text(data: object, indent: int | None = None) -> str:

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
-from .model import PUBLISHED_AS_IS, text_charset
+from .model import CHARSET_SNIFF_BYTES, PUBLISHED_AS_IS, text_charset
 
 SILENCE_SECONDS = 20  # a connection that sends nothing (or stops reading) for this long is closed
 ATTACHMENT = re.compile(r"^/r/[^/]+/files/")
@@ -47,7 +47,6 @@ ATTACHMENT_POLICY = "sandbox; default-src 'none'; img-src 'self' data:; media-sr
 # one is sent as a download.
 SHOWN_INLINE = ("video/", "audio/", "image/", "application/pdf", "text/plain", "text/vtt")
 TEXT_TYPES = ("text/plain", "text/csv")  # teachers' files whose charset is declared from their bytes
-CHARSET_SNIFF_BYTES = 64 * 1024
 SITE_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".css": "text/css; charset=utf-8",
@@ -224,7 +223,10 @@ class SiteHandler(SimpleHTTPRequestHandler):
             return None
         ctype = content_type(url_path, path)
         if ATTACHMENT.match(url_path) and ctype in TEXT_TYPES:  # a teacher's text, in whatever Notepad saved
-            charset = text_charset(os.pread(file.fileno(), CHARSET_SNIFF_BYTES, 0))
+            try:
+                charset = text_charset(os.pread(file.fileno(), CHARSET_SNIFF_BYTES, 0))
+            except OSError:
+                charset = None  # the browser guesses, as without this
             ctype += f"; charset={charset}" if charset else ""
         self.span = span or (0, stat.st_size - 1)
         self.send_response(HTTPStatus.PARTIAL_CONTENT if span else HTTPStatus.OK)

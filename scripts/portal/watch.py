@@ -320,14 +320,18 @@ def rebuild(project: Project, settling: set[Path] | None = None, settle: float =
         _read_for_live[:] = [(settling or set(), before)]
         while live.wait(0.05) is None and process.is_alive():
             pass
-    except BaseException:
+    except BaseException as error:
         decision.send(DROP)  # a child never told would wait, holding the build lock (unread if GO was sent)
+        if isinstance(error, forks.Terminated):  # the server stopped by SIGTERM: Ctrl+C reached the child too
+            forks.stop(process)
         raise
     if live.wait(0) is None:
         process.join()
         for signal in (live, decision):
             signal.close()
-        if process.exitcode not in (0, 3):  # 3: the child said what failed
+        if process.exitcode == forks.STOPPED:  # someone stopped it (kill): not a failure to look into
+            print("生成网站的进程被停止，已发布的网站保持不变；下次有变化时会重新生成", flush=True)
+        elif process.exitcode not in (0, 3):  # 3: the child said what failed
             print(f"生成网站的进程异常退出（退出码 {process.exitcode}），已发布的网站保持不变；请查看 .build/last-error.log", flush=True)
         read_ahead(project)
         return False
