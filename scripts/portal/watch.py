@@ -322,7 +322,7 @@ def rebuild(project: Project, settling: set[Path] | None = None, settle: float =
             pass
     except BaseException as error:
         decision.send(DROP)  # a child never told would wait, holding the build lock (unread if GO was sent)
-        if isinstance(error, forks.Terminated):  # the server stopped by SIGTERM: Ctrl+C reached the child too
+        if isinstance(error, forks.Terminated):  # SIGTERM reached only this process (Ctrl+C reaches the child itself)
             forks.stop(process)
         raise
     if live.wait(0) is None:
