@@ -21,7 +21,8 @@ BENCH_REPEATS ?= 3
 
 ## 在全新机器上搭建环境、生成网站，并在校园网内提供服务（支持视频拖动进度）；成果有变化时自动更新网站
 serve: setup builder
-	$(BUILT) serve --host $(HOST) --port $(PORT)
+	@# Stopped by Ctrl+C (130) or SIGTERM (143) is how a server ends: no English error line from make.
+	@$(BUILT) serve --host $(HOST) --port $(PORT); code=$$?; [ $$code -eq 0 -o $$code -eq 130 -o $$code -eq 143 ] || exit $$code
 
 ## 生成校内网站到 site/
 site: setup builder

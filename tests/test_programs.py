@@ -115,7 +115,7 @@ def test_make_serve_stopped_during_a_rebuild_leaves_nothing_behind(tmp_path: Pat
             server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
         said = log.read_text(encoding="utf-8")
-        assert "已停止" in said and "异常退出" not in said and "Traceback" not in said, said
+        assert "已停止。正在进行的更新已放弃" in said and "异常退出" not in said and "Traceback" not in said, said
         assert wait_until(lambda: not processes_mentioning(marker), 15), processes_mentioning(marker)
         left = [p.name for p in scratch.iterdir() if not p.name.startswith("_jinja2-cache")]  # Jinja's, kept on purpose
         assert left == [], left

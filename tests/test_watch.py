@@ -187,9 +187,15 @@ def test_a_build_started_before_the_copy_settled_is_dropped_when_the_copy_goes_o
     published or said, and the finished file is."""
     with serving(tmp_path, 6) as (project, running):
         folder = project.resources / T / "圆的面积"
+        helpers = set(_children(running.process.pid))  # the forkserver: not a rebuild
         write_meta(folder, {**META, "title": "半截的标题"})  # the first part of a copy
-        running.wait_for("发现变化", timeout=60)  # the rebuild has started on it
-        time.sleep(2)  # long enough for that build to be done with it, well inside the 6 s
+        running.wait_for("发现变化", timeout=60)
+        # The rebuild's child is forked once the server has noted what it will read: only a
+        # change after that is "still changing" (one before it is simply what the child reads).
+        deadline = time.monotonic() + 60
+        while not set(_children(running.process.pid)) - helpers and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1)  # long enough for that build to be done with it, well inside the 6 s
         write_meta(folder, {**META, "title": "复制完的标题"})
         running.wait_for("文件仍在变化", timeout=60)
         running.wait_for("新增成果：复制完的标题", timeout=120)

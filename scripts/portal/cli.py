@@ -197,7 +197,9 @@ def cmd_serve(project: Project, host: str, port: int, watching: bool = True) -> 
     try:
         server = make_server(project.site, host, port, logs=project.root / "logs")  # usage statistics read these
     except OSError as error:
-        print(f"无法在端口 {port} 上提供网站（{error.strerror}）：可能已有程序占用该端口。请关闭它，或换一个端口：make serve PORT=8080", file=sys.stderr)
+        from .documents import ERRNO_TEXT
+
+        print(f"无法在端口 {port} 上提供网站（{ERRNO_TEXT.get(error.errno or 0, error.strerror)}）：可能已有程序占用该端口。请关闭它，或换一个端口：make serve PORT=8080", file=sys.stderr)
         return 1
     bound = server.server_address[1]  # the one the system chose for --port 0
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -218,7 +220,8 @@ def cmd_serve(project: Project, host: str, port: int, watching: bool = True) -> 
         server.shutdown()
         server.server_close()
         watch.finish_rebuild()  # the last rebuild's admin report
-    print("\n已停止。", flush=True)
+    dropped = "正在进行的更新已放弃，已发布的网站保持不变，下次启动时会重新生成。" if watch.stopped_mid_update.is_set() else ""
+    print(f"\n已停止。{dropped}", flush=True)
     return 0
 
 

@@ -49,6 +49,8 @@ ERRNO_TEXT = {
     20: "路径中应是文件夹的地方是一个文件",  # ENOTDIR
     21: "应是文件的地方是一个文件夹",  # EISDIR
     30: "磁盘是只读的",  # EROFS
+    98: "端口已被占用",  # EADDRINUSE
+    99: "本机没有这个地址",  # EADDRNOTAVAIL
 }
 _ERROR_TEXT = {"InvalidDataError": "文件数据无效", "MemoryError": "内存不足", "RecursionError": "文件结构嵌套过深"}
 

@@ -290,6 +290,9 @@ class Finishing:
 _finishing: list[Finishing] = []
 
 
+stopped_mid_update = threading.Event()  # the server was stopped while a rebuild had not gone live
+
+
 def rebuild(project: Project, settling: set[Path] | None = None, settle: float = SETTLE) -> bool:
     """Build once in a child process; True when the new site went live. Returns as soon as it
     is live; the child says what changed and writes the report meanwhile.
@@ -322,6 +325,8 @@ def rebuild(project: Project, settling: set[Path] | None = None, settle: float =
             pass
     except BaseException as error:
         decision.send(DROP)  # a child never told would wait, holding the build lock (unread if GO was sent)
+        if isinstance(error, KeyboardInterrupt):
+            stopped_mid_update.set()
         if isinstance(error, forks.Terminated):  # SIGTERM reached only this process (Ctrl+C reaches the child itself)
             forks.stop(process)
         raise
