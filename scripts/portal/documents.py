@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .model import CHARSET_SNIFF_BYTES, text_charset
+from .model import CHARSET_SNIFF_BYTES, decode_plain
 
 PAGE_TEXT_BUDGET = 12_000  # characters of document text shown on a page; search sees all of it
 LIBREOFFICE_TIMEOUT = 300
@@ -57,7 +57,6 @@ _ERROR_TEXT = {"InvalidDataError": "文件数据无效", "MemoryError": "内存�
 
 def translate_strerror(line: str) -> str:
     """A program's error line with the C library's English errno text put in Chinese."""
-
     for number, text in ERRNO_TEXT.items():
         line = line.replace(os.strerror(number), text)
     return line
@@ -361,6 +360,7 @@ def read_pptx(path: Path) -> DocText:
 
 # -- .txt and .md: a teacher's notes and reflections --------------------------------------------
 
+PLAIN_SUFFIXES = (".txt", ".md", ".markdown")
 PLAIN_TEXT_BYTES = CHARSET_SNIFF_BYTES  # of a .txt read for the page and search (a log pasted in is not a reflection)
 _NOT_TEXT = re.compile(r"[\x00-\x08\x0e-\x1f\x7f\ufffd]")
 
@@ -368,15 +368,12 @@ _NOT_TEXT = re.compile(r"[\x00-\x08\x0e-\x1f\x7f\ufffd]")
 def read_plain(path: Path) -> DocText:
     """Plain text as Notepad, WPS or an editor saved it (UTF-8, GBK, UTF-16 with a mark): each line
     a paragraph (Chinese text puts one paragraph on a line), a Markdown heading a heading."""
-
     with path.open("rb") as handle:
-        data = handle.read(PLAIN_TEXT_BYTES)
-    charset = {None: "utf-16", "utf-8": "utf-8-sig"}.get(text_charset(data), "gb18030")
-    text = data.decode(charset, "replace").rstrip("\ufffd")  # a character cut at the end of what was read
+        text = decode_plain(handle.read(PLAIN_TEXT_BYTES)).rstrip("\ufffd")  # a character cut at the end of what was read
     if len(_NOT_TEXT.findall(text)) > max(2, len(text) // 100):
         raise DocumentError("文件内容不是文字（可能已损坏，或其实是其他类型的文件）")
     found = DocText()
-    markdown = path.suffix.lower() in (".md", ".markdown")
+    markdown = path.suffix.lower() != ".txt"
     for line in text.splitlines():
         heading = re.match(r"#{1,6}\s+(.*?)\s*#*\s*$", line) if markdown else None
         found.add("h4", heading.group(1)) if heading else found.add("p", " ".join(line.split()))
@@ -384,7 +381,7 @@ def read_plain(path: Path) -> DocText:
 
 
 READERS: dict[str, Callable[[Path], DocText]] = {".docx": read_docx, ".pdf": read_pdf, ".pptx": read_pptx,
-                                                 **dict.fromkeys((".txt", ".md", ".markdown"), read_plain)}
+                                                 **dict.fromkeys(PLAIN_SUFFIXES, read_plain)}
 
 
 def read_text_json(suffix: str, path: Path) -> str:
@@ -484,7 +481,6 @@ def programs_stop_with_build() -> Iterator[None]:
 
 def libreoffice() -> str | None:
     """The LibreOffice binary, or None; PORTAL_LIBREOFFICE names another one (empty: none)."""
-
     chosen = os.environ.get("PORTAL_LIBREOFFICE")
     if chosen is not None:
         return chosen or None

@@ -385,7 +385,6 @@ def _alone(function: Callable[..., str], *args: object) -> str:
             raise documents.DocumentError("读取时解析程序异常退出（文件可能已损坏或过大）") from error
 
 
-PLAIN_SUFFIXES = (".txt", ".md", ".markdown")  # read by documents.read_plain
 PARALLEL_FROM = 16  # fewer new files than this are read in the build's own process
 
 
@@ -563,12 +562,12 @@ def _document_view(record: Record, attachment: Attachment, index: int, cache: Ca
             view.text_html, view.text, garbled = documents.DocText.from_json(text)
             if garbled:
                 problems.append(_warn(record, attachment, _garbled_note(garbled, bool(view.text.strip()))))
-            elif not view.text.strip() and suffix in PLAIN_SUFFIXES:
+            elif not view.text.strip() and suffix in documents.PLAIN_SUFFIXES:
                 problems.append(_warn(record, attachment, "文件里只有空白，没有文字"))
             elif not view.text.strip():
                 problems.append(_warn(record, attachment, "文档里没有可提取的文字（可能是扫描件或图片），文件仍可下载；如需在网页上显示和搜索文字，请同时提交 Word 版或带文字层的 PDF"))
         except ArtefactError as error:
-            editor = "记事本" if suffix in PLAIN_SUFFIXES else "Office/WPS"
+            editor = "记事本" if suffix in documents.PLAIN_SUFFIXES else "Office/WPS"
             problems.append(_warn(record, attachment, _with_advice(str(error), f"；文件仍可下载，请用{editor}打开检查是否损坏，必要时另存后重新提交")))
     if suffix in documents.OFFICE_PREVIEWABLE and tools.libreoffice and tools.previews:
         try:

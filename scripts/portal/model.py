@@ -189,6 +189,11 @@ def text_charset(head: bytes) -> str | None:
     return "utf-8" if as_utf8.count("\ufffd") * 100 <= beyond_ascii else "gb18030"
 
 
+def decode_plain(data: bytes) -> str:
+    """A teacher's plain text, in the encoding `text_charset` tells from its bytes."""
+    return data.decode({None: "utf-16", "utf-8": "utf-8-sig"}.get(text_charset(data), "gb18030"), "replace")
+
+
 def json_text(data: object, indent: int | None = None) -> str:
     """JSON whose text holds no "<", ">" or "&": safe inside <script>, and inert even if a server
     sends it as HTML. Parsers read the \\u escapes back as the original characters."""

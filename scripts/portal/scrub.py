@@ -34,7 +34,7 @@ from typing import Any
 from . import documents, video
 from .extract import VERSIONS, ArtefactError, Cache
 from .forks import isolated
-from .model import IMAGE_EXTENSIONS, decode_chinese
+from .model import IMAGE_EXTENSIONS, decode_plain
 
 # Cleaned copies and their texts are artefacts like previews and posters (see extract.Cache):
 # bump these when what they hold changes, so copies made by older code are not reused.
@@ -606,14 +606,6 @@ def media_text(path: Path) -> str:
 # -- text ----------------------------------------------------------------------------------------
 
 
-def decode_text(data: bytes) -> str:
-    """Plain text as teachers' tools write it: UTF-8 or UTF-16 with a BOM, UTF-8, or GBK."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16", "replace")
-    text = decode_chinese(data)
-    return text if text is not None else data.decode("utf-8", "replace")
-
-
 # -- one file ------------------------------------------------------------------------------------
 
 
@@ -646,7 +638,7 @@ def published_text(path: Path, suffix: str) -> str:
     if kind == "media":
         return media_text(path)
     if kind == "text":
-        return decode_text(path.read_bytes())
+        return decode_plain(path.read_bytes())  # read as its page reads it
     raise ScrubError(unsupported_reason(suffix))
 
 
